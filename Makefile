@@ -1,0 +1,122 @@
+# mfd: one entry point. `make` builds the library and every program into bin/ (objects under
+# build/); `make test` builds and runs the GoogleTest suite; `make bench`; `make quickstart`;
+# `make clean`. CUDA=0 forces a CPU-only build; SANITIZE=1 builds with ASan + UBSan (CPU only)
+# under build/asan/.
+
+CUDA_HOME ?= /usr/local/cuda
+CUDA ?= auto
+SANITIZE ?= 0
+ARCH_FLAGS ?= -march=native
+
+OPENBLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
+OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
+
+ifeq ($(SANITIZE),1)
+  BUILD := build/asan
+  BIN := build/asan/bin
+  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  CUDA := 0
+else
+  BUILD := build
+  BIN := bin
+  OPT := -O3 -g1 $(ARCH_FLAGS)
+endif
+
+# --- CUDA detection: nvcc and cudnn.h under CUDA_HOME -------------------------------------------
+NVCC := $(CUDA_HOME)/bin/nvcc
+CUDA_FOUND := $(shell test -x $(NVCC) && test -f $(CUDA_HOME)/include/cudnn.h && echo 1 || echo 0)
+ifeq ($(CUDA),0)
+  WITH_CUDA := 0
+else ifeq ($(CUDA),auto)
+  WITH_CUDA := $(CUDA_FOUND)
+else ifeq ($(CUDA_FOUND),1)
+  WITH_CUDA := 1
+else
+  $(error CUDA=$(CUDA) asked for, but $(NVCC) or $(CUDA_HOME)/include/cudnn.h is missing; set CUDA_HOME or use CUDA=0)
+endif
+# The local GPU's architecture when one answers, else sm_90 (H100/H200) plus PTX for newer GPUs.
+CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d '.' | grep -E '^[0-9]+$$' || echo 90)
+NVCCFLAGS := -std=c++17 -O3 -I. -Xcompiler -Wall,-Wextra -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)]
+
+# --- compilers and flags ---------------------------------------------------------------------------
+CCACHE := $(shell command -v ccache 2>/dev/null)
+CXX := $(CCACHE) g++
+ifneq ($(CCACHE),)
+  NVCC_CMD := $(CCACHE) $(NVCC)
+else
+  NVCC_CMD := $(NVCC)
+endif
+CPPFLAGS := -I. -isystem $(OPENBLAS_INC) -MMD -MP
+CXXFLAGS := -std=c++17 $(OPT) -fopenmp -Wall -Wextra -Wno-unknown-pragmas
+LDFLAGS := $(OPT) -fopenmp -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)
+LDLIBS := -lopenblas -lz -lpthread
+ifeq ($(WITH_CUDA),1)
+  CPPFLAGS += -DMFD_WITH_CUDA -isystem $(CUDA_HOME)/include
+  LDFLAGS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64
+  LDLIBS += -lcudnn -lcublas -lcudart
+endif
+
+# --- sources ----------------------------------------------------------------------------------------
+LIB_SRCS := $(wildcard engine/*.cpp engine/ops/*.cpp engine/cpu/*.cpp layers/*.cpp losses/*.cpp \
+                       models/*.cpp data/*.cpp)
+CUDA_SRCS := $(if $(filter 1,$(WITH_CUDA)),$(wildcard engine/cuda/*.cu))
+TOOL_SRCS := $(wildcard tools/*.cpp)
+TEST_SRCS := $(wildcard test/*.cpp test/*/*.cpp)
+BENCH_SRCS := $(wildcard bench/*.cpp)
+
+LIB_OBJS := $(LIB_SRCS:%.cpp=$(BUILD)/%.o) $(CUDA_SRCS:%.cu=$(BUILD)/%.cu.o)
+LIB := $(BUILD)/libmfd.a
+TOOLS := $(TOOL_SRCS:tools/%.cpp=$(BIN)/%)
+TEST_BIN := $(BIN)/mfd_tests
+BENCHES := $(BENCH_SRCS:bench/%.cpp=$(BIN)/bench_%)
+DEPS_STAMP := build/.deps-ok
+
+.PHONY: all test bench quickstart deps clean
+.DEFAULT_GOAL := all
+
+all: $(DEPS_STAMP) $(TOOLS)
+
+# Installs what is missing (as root), or says exactly what to install, once per change of the script.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps.sh
+	@bash scripts/install-deps.sh
+	@mkdir -p $(dir $@) && touch $@
+
+$(BUILD)/%.o: %.cpp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/%.cu.o: %.cu | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(NVCC_CMD) $(NVCCFLAGS) -DMFD_WITH_CUDA -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/%: $(BUILD)/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+$(TEST_BIN): $(TEST_SRCS:%.cpp=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(filter %.o,$^) $(LIB) $(LDFLAGS) -lgtest $(LDLIBS) -o $@
+
+$(BIN)/bench_%: $(BUILD)/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $< $(LIB) $(LDFLAGS) -lbenchmark $(LDLIBS) -o $@
+
+# Runs every test; the last line reads "tests: N passed, N failed, N skipped".
+test: $(DEPS_STAMP) $(TEST_BIN) $(TOOLS)
+	MFD_BIN_DIR=$(BIN) $(TEST_BIN) $(TEST_ARGS)
+
+bench: $(DEPS_STAMP) $(BENCHES)
+
+# Trains a small CNN on the real Fashion-MNIST data on the CPU and prints the test accuracy.
+quickstart: $(DEPS_STAMP) $(BIN)/quickstart
+	$(BIN)/quickstart
+
+clean:
+	rm -rf build bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

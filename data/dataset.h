@@ -1,0 +1,36 @@
+// An in-memory image classification data set: uint8 pixels (N, C, H, W) and i32 labels, plus
+// the per-channel mean and std (in [0, 1] units) that batches are normalised with.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace mfd {
+
+struct ImageDataset {
+  std::string name;
+  int64_t n = 0, c = 0, h = 0, w = 0;
+  int num_classes = 0;
+  std::vector<uint8_t> pixels;  // n * c * h * w
+  std::vector<int32_t> labels;  // n
+  std::vector<float> mean, std;  // c each
+
+  int64_t image_size() const { return c * h * w; }
+  // Keeps the first `limit` samples (all when limit <= 0 or larger than n).
+  void truncate(int64_t limit);
+  // Samples per class, for the counts printed at load.
+  std::vector<int64_t> class_counts() const;
+};
+
+// Normalised float32 images and labels of samples order[start, start + count).
+void make_batch(const ImageDataset& ds, const std::vector<int64_t>& order, int64_t start,
+                int64_t count, Device device, Tensor& images, Tensor& labels);
+
+// Fashion-MNIST from `dir` (train-images-idx3-ubyte.gz, ...): 28x28 grey, 10 classes; 60,000
+// training and 10,000 test images. A missing file names the layout and the install command.
+ImageDataset load_fashion_mnist(const std::string& dir, bool train);
+extern const char* const kFashionMnistDefaultDir;  // where Debian's dataset-fashion-mnist puts it
+
+}  // namespace mfd

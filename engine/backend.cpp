@@ -1,0 +1,46 @@
+// Chooses the backend of a device. The CUDA backend lives in engine/cuda/ and is linked only when
+// the build found nvcc and cuDNN (MFD_WITH_CUDA); otherwise asking for it says how to get it.
+#include "engine/backend.h"
+
+namespace mfd {
+
+namespace cpu {
+Backend& cpu_backend();
+}
+
+#ifdef MFD_WITH_CUDA
+namespace cuda {
+Backend& cuda_backend();                  // throws when no device answers
+bool cuda_ready(std::string* why_not);  // a device answers and the kernels exist
+int device_count();
+}  // namespace cuda
+#endif
+
+Backend& backend_for(Device device) {
+  if (device == Device::cpu) return cpu::cpu_backend();
+#ifdef MFD_WITH_CUDA
+  return cuda::cuda_backend();
+#else
+  fail("this build has no CUDA backend (built with CUDA=0, or nvcc/cudnn.h were not found under "
+       "CUDA_HOME); rebuild with `make` on a machine with the CUDA toolkit, or use --device cpu");
+#endif
+}
+
+bool cuda_available(std::string* why_not) {
+#ifdef MFD_WITH_CUDA
+  return cuda::cuda_ready(why_not);
+#else
+  if (why_not) *why_not = "built without CUDA (CUDA=0 or no nvcc/cudnn.h at build time)";
+  return false;
+#endif
+}
+
+int cuda_device_count() {
+#ifdef MFD_WITH_CUDA
+  return cuda::device_count();
+#else
+  return 0;
+#endif
+}
+
+}  // namespace mfd

@@ -1,0 +1,143 @@
+// Backend: the kernels one device provides. Callers (engine/ops/*) never see the device; they
+// call backend_for(tensor) and the CPU (engine/cpu/) or CUDA (engine/cuda/) twin runs.
+//
+// Contracts, written once here:
+//  - every tensor is contiguous and on this backend's device; floating tensors of one call share
+//    a dtype (f32 everywhere; f64 on the CPU); labels are i32;
+//  - "assigns" overwrites the output; "accumulates" adds (+=) into it, so that a tensor used twice
+//    receives both gradient contributions; an undefined output tensor means "not wanted";
+//  - shapes are checked by the caller (engine/ops), not here.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace mfd {
+
+struct Conv2dParams {
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+  int groups = 1;
+};
+
+struct Pool2dParams {
+  int kernel_h = 2, kernel_w = 2;
+  int stride_h = 2, stride_w = 2;
+  int pad_h = 0, pad_w = 0;
+};
+
+// Output size of a convolution or pooling window along one axis (floor mode).
+inline int64_t window_out_size(int64_t in, int kernel, int stride, int pad) {
+  return (in + 2 * pad - kernel) / stride + 1;
+}
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // Memory. allocate() never returns null: it throws an Error saying what to lower.
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* ptr, size_t bytes) = 0;
+  virtual void copy_from_host(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* src, size_t bytes) = 0;
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;  // both on this device
+
+  // Elementwise. Assigns unless named otherwise.
+  virtual void fill(Tensor& t, double value) = 0;
+  virtual void cast(const Tensor& src, Tensor& dst) = 0;                      // dst = src, new dtype
+  virtual void axpy(double alpha, const Tensor& x, Tensor& y) = 0;            // y += alpha * x
+  virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;        // out = a + b
+  virtual void mul(const Tensor& a, const Tensor& b, Tensor& out) = 0;        // out = a * b
+  virtual void mul_accumulate(const Tensor& a, const Tensor& b, Tensor& out) = 0;  // out += a * b
+  // y = clamp(x, 0, cap); cap = +inf gives relu, 6 gives relu6.
+  virtual void relu_forward(const Tensor& x, double cap, Tensor& y) = 0;
+  // dx += dy where 0 < y < cap (the gradient at the kinks is 0, as PyTorch's).
+  virtual void relu_backward(const Tensor& y, const Tensor& dy, double cap, Tensor& dx) = 0;
+  // Scalar (1-element) out = sum of all elements of x, times scale.
+  virtual void sum(const Tensor& x, double scale, Tensor& out) = 0;
+  // dx += scale * dout[0] for every element (the backward of sum).
+  virtual void broadcast_accumulate(const Tensor& dout, double scale, Tensor& dx) = 0;
+
+  // Random numbers from the counter-based generator (seed, offset): element i depends only on
+  // (seed, offset, i). See engine/philox.h.
+  virtual void fill_uniform(Tensor& t, double lo, double hi, uint64_t seed, uint64_t offset) = 0;
+  virtual void fill_normal(Tensor& t, double mean, double std, uint64_t seed, uint64_t offset) = 0;
+  // mask = (u >= p) / (1 - p): a scaled keep-mask for dropout (p < 1).
+  virtual void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) = 0;
+
+  // Convolution. x (N, C, H, W), w (K, C/groups, R, S), b (K) or undefined, y (N, K, P, Q).
+  virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b,
+                              const Conv2dParams& p, Tensor& y) = 0;
+  // Accumulates into whichever of dx, dw, db are defined.
+  virtual void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy,
+                               const Conv2dParams& p, Tensor& dx, Tensor& dw, Tensor& db) = 0;
+
+  // Batch normalisation over (N, H, W) per channel. Both forwards assign y and save the
+  // statistics they normalised with, save_mean and save_invstd = 1/sqrt(var + eps) (C), for
+  // backward. Training normalises with the biased batch variance and updates the running
+  // statistics with `momentum` (running_var with the unbiased variance); evaluation normalises
+  // with the running statistics.
+  virtual void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                        double momentum, double eps, Tensor& running_mean,
+                                        Tensor& running_var, Tensor& y, Tensor& save_mean,
+                                        Tensor& save_invstd) = 0;
+  virtual void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                       const Tensor& running_mean, const Tensor& running_var,
+                                       double eps, Tensor& y, Tensor& save_mean,
+                                       Tensor& save_invstd) = 0;
+  // Accumulates. `batch_stats` says whether the saved statistics came from the batch (training),
+  // in which case the gradient also flows through them, or from the running statistics.
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
+                                   const Tensor& save_invstd, const Tensor& dy, bool batch_stats,
+                                   Tensor& dx, Tensor& dgamma, Tensor& dbeta) = 0;
+
+  // Pooling (floor mode). Max pads with -inf; average counts the padding (PyTorch's default).
+  virtual void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) = 0;
+  // Accumulates into dx at the first maximum of each window.
+  virtual void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy,
+                                   const Pool2dParams& p, Tensor& dx) = 0;
+  virtual void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) = 0;
+  virtual void avg_pool2d_backward(const Tensor& dy, const Pool2dParams& p, Tensor& dx) = 0;
+  // x (N, C, H, W) -> y (N, C): the mean of each map. Backward accumulates.
+  virtual void global_avg_pool_forward(const Tensor& x, Tensor& y) = 0;
+  virtual void global_avg_pool_backward(const Tensor& dy, Tensor& dx) = 0;
+
+  // Linear: x (N, I), w (O, I), b (O) or undefined, y (N, O) = x w^T + b. Backward accumulates.
+  virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) = 0;
+  virtual void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
+                               Tensor& dw, Tensor& db) = 0;
+
+  // Channel concatenation of (N, C_i, H, W) tensors into y (N, sum C_i, H, W); backward
+  // accumulates each slice of dy into its dxs[i] (skipping undefined ones).
+  virtual void concat_channels_forward(const std::vector<Tensor>& xs, Tensor& y) = 0;
+  virtual void concat_channels_backward(const Tensor& dy, std::vector<Tensor>& dxs) = 0;
+
+  // Row-wise L2 normalisation of x (N, D): y = x / max(||x||, eps). Backward accumulates.
+  virtual void l2_normalize_forward(const Tensor& x, double eps, Tensor& y) = 0;
+  virtual void l2_normalize_backward(const Tensor& x, const Tensor& y, const Tensor& dy,
+                                     double eps, Tensor& dx) = 0;
+
+  // Softmax cross-entropy, mean over the batch: logits (N, K), labels i32 (N), loss scalar,
+  // probs (N, K) saved for backward. Labels outside [0, K) raise an Error.
+  virtual void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                             Tensor& loss, Tensor& probs) = 0;
+  // dlogits += dloss * (probs - onehot(labels)) / N.
+  virtual void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
+                                              const Tensor& dloss, Tensor& dlogits) = 0;
+
+  // One SGD step with PyTorch's semantics, in place: v = momentum * v + g + wd * w; w -= lr * v.
+  virtual void sgd_step(Tensor& w, const Tensor& g, Tensor& v, double lr, double momentum,
+                        double weight_decay) = 0;
+};
+
+Backend& backend_for(Device device);
+inline Backend& backend_for(const Tensor& t) { return backend_for(t.device()); }
+
+// Whether CUDA ops can run here. When not, *why_not says why ("no CUDA device answers: ...",
+// "built with CUDA=0", "CUDA kernels not implemented yet").
+bool cuda_available(std::string* why_not = nullptr);
+int cuda_device_count();
+
+}  // namespace mfd

@@ -1,0 +1,343 @@
+// The CPU backend: binds engine/backend.h to the kernels of engine/cpu/, choosing the scalar
+// type, and holds the elementwise loops that are one line each.
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "engine/backend.h"
+#include "engine/cpu/kernels.h"
+#include "engine/cpu/parallel.h"
+#include "engine/math.h"
+#include "engine/philox.h"
+
+namespace mfd::cpu {
+
+namespace {
+
+// Runs the statements with T bound to the C++ type of a floating dtype.
+#define MFD_FLOAT_DISPATCH(op, dtype, ...)                                                  \
+  do {                                                                                      \
+    switch (dtype) {                                                                        \
+      case DType::f32: { using T = float; __VA_ARGS__; break; }                             \
+      case DType::f64: { using T = double; __VA_ARGS__; break; }                            \
+      default: fail(op, ": needs a floating tensor (f32 or f64), got ", dtype_name(dtype)); \
+    }                                                                                       \
+  } while (0)
+
+// Typed pointer, or null for an undefined (not wanted) output.
+template <typename T> T* ptr(const Tensor& t) { return t.defined() ? static_cast<T*>(t.raw()) : nullptr; }
+
+template <typename F> void parallel_for(int64_t n, F f) {
+#pragma omp parallel for schedule(static) if (n > 16384)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+template <typename Src, typename Dst> void cast_loop(const Tensor& src, Tensor& dst) {
+  const Src* s = static_cast<const Src*>(src.raw());
+  Dst* d = static_cast<Dst*>(dst.raw());
+  parallel_for(src.numel(), [=](int64_t i) { d[i] = static_cast<Dst>(s[i]); });
+}
+
+template <typename Src> void cast_from(const Tensor& src, Tensor& dst) {
+  switch (dst.dtype()) {
+    case DType::f32: cast_loop<Src, float>(src, dst); break;
+    case DType::f64: cast_loop<Src, double>(src, dst); break;
+    case DType::i32: cast_loop<Src, int32_t>(src, dst); break;
+    case DType::i64: cast_loop<Src, int64_t>(src, dst); break;
+  }
+}
+
+PoolGeometry pool_geometry(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
+  return PoolGeometry{x.size(0) * x.size(1), x.size(2), x.size(3), y.size(2), y.size(3), p};
+}
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::cpu; }
+
+  void* allocate(size_t bytes) override {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, rounded ? rounded : 64);
+    if (!p)
+      fail("out of host memory allocating ", bytes / (1024.0 * 1024.0),
+           " MiB; lower --batch or the model --width");
+    return p;
+  }
+  void deallocate(void* ptr, size_t) override { std::free(ptr); }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+
+  void fill(Tensor& t, double value) override {
+    switch (t.dtype()) {
+      case DType::i32: std::fill_n(static_cast<int32_t*>(t.raw()), t.numel(), static_cast<int32_t>(value)); break;
+      case DType::i64: std::fill_n(static_cast<int64_t*>(t.raw()), t.numel(), static_cast<int64_t>(value)); break;
+      default: MFD_FLOAT_DISPATCH("fill", t.dtype(), std::fill_n(ptr<T>(t), t.numel(), static_cast<T>(value)));
+    }
+  }
+
+  void cast(const Tensor& src, Tensor& dst) override {
+    switch (src.dtype()) {
+      case DType::f32: cast_from<float>(src, dst); break;
+      case DType::f64: cast_from<double>(src, dst); break;
+      case DType::i32: cast_from<int32_t>(src, dst); break;
+      case DType::i64: cast_from<int64_t>(src, dst); break;
+    }
+  }
+
+  void axpy(double alpha, const Tensor& x, Tensor& y) override {
+    MFD_FLOAT_DISPATCH("axpy", x.dtype(), {
+      const T* a = ptr<T>(x);
+      T* b = ptr<T>(y);
+      const T s = static_cast<T>(alpha);
+      parallel_for(x.numel(), [=](int64_t i) { b[i] += s * a[i]; });
+    });
+  }
+
+  void add(const Tensor& a, const Tensor& b, Tensor& out) override {
+    MFD_FLOAT_DISPATCH("add", a.dtype(), {
+      const T *pa = ptr<T>(a), *pb = ptr<T>(b);
+      T* po = ptr<T>(out);
+      parallel_for(a.numel(), [=](int64_t i) { po[i] = pa[i] + pb[i]; });
+    });
+  }
+
+  void mul(const Tensor& a, const Tensor& b, Tensor& out) override {
+    MFD_FLOAT_DISPATCH("mul", a.dtype(), {
+      const T *pa = ptr<T>(a), *pb = ptr<T>(b);
+      T* po = ptr<T>(out);
+      parallel_for(a.numel(), [=](int64_t i) { po[i] = pa[i] * pb[i]; });
+    });
+  }
+
+  void mul_accumulate(const Tensor& a, const Tensor& b, Tensor& out) override {
+    MFD_FLOAT_DISPATCH("mul_accumulate", a.dtype(), {
+      const T *pa = ptr<T>(a), *pb = ptr<T>(b);
+      T* po = ptr<T>(out);
+      parallel_for(a.numel(), [=](int64_t i) { po[i] += pa[i] * pb[i]; });
+    });
+  }
+
+  void relu_forward(const Tensor& x, double cap, Tensor& y) override {
+    MFD_FLOAT_DISPATCH("relu", x.dtype(), {
+      const T* px = ptr<T>(x);
+      T* py = ptr<T>(y);
+      const T c = static_cast<T>(cap);
+      parallel_for(x.numel(), [=](int64_t i) { py[i] = relu_capped(px[i], c); });
+    });
+  }
+
+  void relu_backward(const Tensor& y, const Tensor& dy, double cap, Tensor& dx) override {
+    MFD_FLOAT_DISPATCH("relu_backward", y.dtype(), {
+      const T *py = ptr<T>(y), *pdy = ptr<T>(dy);
+      T* pdx = ptr<T>(dx);
+      const T c = static_cast<T>(cap);
+      parallel_for(y.numel(), [=](int64_t i) { pdx[i] += relu_capped_grad(py[i], pdy[i], c); });
+    });
+  }
+
+  void sum(const Tensor& x, double scale, Tensor& out) override {
+    MFD_FLOAT_DISPATCH("sum", x.dtype(), {
+      const T* px = ptr<T>(x);
+      *ptr<T>(out) = static_cast<T>(scale * deterministic_sum(x.numel(), [=](int64_t i) { return double(px[i]); }));
+    });
+  }
+
+  void broadcast_accumulate(const Tensor& dout, double scale, Tensor& dx) override {
+    MFD_FLOAT_DISPATCH("broadcast_accumulate", dx.dtype(), {
+      const T g = static_cast<T>(scale * *ptr<T>(dout));
+      T* p = ptr<T>(dx);
+      parallel_for(dx.numel(), [=](int64_t i) { p[i] += g; });
+    });
+  }
+
+  void fill_uniform(Tensor& t, double lo, double hi, uint64_t seed, uint64_t offset) override {
+    MFD_FLOAT_DISPATCH("fill_uniform", t.dtype(), {
+      T* p = ptr<T>(t);
+      parallel_for(t.numel(), [=](int64_t i) {
+        p[i] = static_cast<T>(lo + (hi - lo) * philox_uniform(seed, offset, i));
+      });
+    });
+  }
+
+  void fill_normal(Tensor& t, double mean, double std, uint64_t seed, uint64_t offset) override {
+    MFD_FLOAT_DISPATCH("fill_normal", t.dtype(), {
+      T* p = ptr<T>(t);
+      parallel_for(t.numel(), [=](int64_t i) {
+        p[i] = static_cast<T>(mean + std * philox_normal(seed, offset, i));
+      });
+    });
+  }
+
+  void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
+    MFD_FLOAT_DISPATCH("dropout_mask", mask.dtype(), {
+      T* m = ptr<T>(mask);
+      parallel_for(mask.numel(), [=](int64_t i) { m[i] = dropout_keep<T>(philox_uniform(seed, offset, i), p); });
+    });
+  }
+
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p,
+                      Tensor& y) override {
+    MFD_FLOAT_DISPATCH("conv2d", x.dtype(),
+                       cpu::conv2d_forward(ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(y), conv_geometry(x, w, p)));
+  }
+
+  void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Conv2dParams& p,
+                       Tensor& dx, Tensor& dw, Tensor& db) override {
+    MFD_FLOAT_DISPATCH("conv2d_backward", x.dtype(),
+                       cpu::conv2d_backward(ptr<T>(x), ptr<T>(w), ptr<T>(dy), ptr<T>(dx), ptr<T>(dw),
+                                            ptr<T>(db), conv_geometry(x, w, p)));
+  }
+
+  void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                double momentum, double eps, Tensor& running_mean,
+                                Tensor& running_var, Tensor& y, Tensor& save_mean,
+                                Tensor& save_invstd) override {
+    MFD_FLOAT_DISPATCH("batch_norm2d", x.dtype(),
+                       cpu::batch_norm_forward_train(ptr<T>(x), ptr<T>(gamma), ptr<T>(beta), momentum, eps,
+                                                     ptr<T>(running_mean), ptr<T>(running_var), ptr<T>(y),
+                                                     ptr<T>(save_mean), ptr<T>(save_invstd), x.size(0),
+                                                     x.size(1), x.size(2) * x.size(3)));
+  }
+
+  void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                               const Tensor& running_mean, const Tensor& running_var, double eps,
+                               Tensor& y, Tensor& save_mean, Tensor& save_invstd) override {
+    MFD_FLOAT_DISPATCH("batch_norm2d", x.dtype(),
+                       cpu::batch_norm_forward_eval(ptr<T>(x), ptr<T>(gamma), ptr<T>(beta),
+                                                    ptr<T>(running_mean), ptr<T>(running_var), eps, ptr<T>(y),
+                                                    ptr<T>(save_mean), ptr<T>(save_invstd), x.size(0),
+                                                    x.size(1), x.size(2) * x.size(3)));
+  }
+
+  void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
+                           const Tensor& save_invstd, const Tensor& dy, bool batch_stats, Tensor& dx,
+                           Tensor& dgamma, Tensor& dbeta) override {
+    MFD_FLOAT_DISPATCH("batch_norm2d_backward", x.dtype(),
+                       cpu::batch_norm_backward(ptr<T>(x), ptr<T>(gamma), ptr<T>(save_mean),
+                                                ptr<T>(save_invstd), ptr<T>(dy), batch_stats, ptr<T>(dx),
+                                                ptr<T>(dgamma), ptr<T>(dbeta), x.size(0), x.size(1),
+                                                x.size(2) * x.size(3)));
+  }
+
+  void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) override {
+    MFD_FLOAT_DISPATCH("max_pool2d", x.dtype(),
+                       cpu::max_pool2d_forward(ptr<T>(x), ptr<T>(y), pool_geometry(x, y, p)));
+  }
+  void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Pool2dParams& p,
+                           Tensor& dx) override {
+    MFD_FLOAT_DISPATCH("max_pool2d_backward", x.dtype(),
+                       cpu::max_pool2d_backward(ptr<T>(x), ptr<T>(y), ptr<T>(dy), ptr<T>(dx),
+                                                pool_geometry(x, y, p)));
+  }
+  void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) override {
+    MFD_FLOAT_DISPATCH("avg_pool2d", x.dtype(),
+                       cpu::avg_pool2d_forward(ptr<T>(x), ptr<T>(y), pool_geometry(x, y, p)));
+  }
+  void avg_pool2d_backward(const Tensor& dy, const Pool2dParams& p, Tensor& dx) override {
+    MFD_FLOAT_DISPATCH("avg_pool2d_backward", dy.dtype(),
+                       cpu::avg_pool2d_backward(ptr<T>(dy), ptr<T>(dx), pool_geometry(dx, dy, p)));
+  }
+
+  void global_avg_pool_forward(const Tensor& x, Tensor& y) override {
+    MFD_FLOAT_DISPATCH("global_avg_pool", x.dtype(),
+                       cpu::global_avg_pool_forward(ptr<T>(x), ptr<T>(y), x.size(0) * x.size(1),
+                                                    x.size(2) * x.size(3)));
+  }
+
+  void global_avg_pool_backward(const Tensor& dy, Tensor& dx) override {
+    const int64_t planes = dx.size(0) * dx.size(1), m = dx.size(2) * dx.size(3);
+    MFD_FLOAT_DISPATCH("global_avg_pool_backward", dx.dtype(), {
+      const T* pdy = ptr<T>(dy);
+      T* pdx = ptr<T>(dx);
+      const T inv = static_cast<T>(1.0 / static_cast<double>(m));
+      parallel_for(planes * m, [=](int64_t i) { pdx[i] += pdy[i / m] * inv; });
+    });
+  }
+
+  void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) override {
+    MFD_FLOAT_DISPATCH("linear", x.dtype(),
+                       cpu::linear_forward(ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(y), x.size(0), x.size(1),
+                                           w.size(0)));
+  }
+  void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
+                       Tensor& db) override {
+    MFD_FLOAT_DISPATCH("linear_backward", x.dtype(),
+                       cpu::linear_backward(ptr<T>(x), ptr<T>(w), ptr<T>(dy), ptr<T>(dx), ptr<T>(dw),
+                                            ptr<T>(db), x.size(0), x.size(1), w.size(0)));
+  }
+
+  // Pieces as raw pointers (null where undefined) with their channel counts.
+  template <typename T>
+  static void concat_pieces(const std::vector<Tensor>& xs, std::vector<T*>& ptrs, std::vector<int64_t>& channels) {
+    for (const Tensor& x : xs) {
+      ptrs.push_back(ptr<T>(x));
+      channels.push_back(x.defined() ? x.size(1) : 0);
+    }
+  }
+  void concat_channels_forward(const std::vector<Tensor>& xs, Tensor& y) override {
+    MFD_FLOAT_DISPATCH("concat_channels", y.dtype(), {
+      std::vector<T*> ptrs;
+      std::vector<int64_t> channels;
+      concat_pieces(xs, ptrs, channels);
+      cpu::concat_channels(ptr<T>(y), y.size(0), y.size(1), y.size(2) * y.size(3), ptrs, channels, false);
+    });
+  }
+  void concat_channels_backward(const Tensor& dy, std::vector<Tensor>& dxs) override {
+    MFD_FLOAT_DISPATCH("concat_channels_backward", dy.dtype(), {
+      std::vector<T*> ptrs;
+      std::vector<int64_t> channels;
+      concat_pieces(dxs, ptrs, channels);
+      cpu::concat_channels(ptr<T>(dy), dy.size(0), dy.size(1), dy.size(2) * dy.size(3), ptrs, channels, true);
+    });
+  }
+
+  void l2_normalize_forward(const Tensor& x, double eps, Tensor& y) override {
+    MFD_FLOAT_DISPATCH("l2_normalize", x.dtype(),
+                       cpu::l2_normalize_forward(ptr<T>(x), eps, ptr<T>(y), x.size(0), x.size(1)));
+  }
+  void l2_normalize_backward(const Tensor& x, const Tensor& y, const Tensor& dy, double eps,
+                             Tensor& dx) override {
+    MFD_FLOAT_DISPATCH("l2_normalize_backward", x.dtype(),
+                       cpu::l2_normalize_backward(ptr<T>(x), ptr<T>(y), ptr<T>(dy), eps, ptr<T>(dx),
+                                                  x.size(0), x.size(1)));
+  }
+
+  void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& loss,
+                                     Tensor& probs) override {
+    const int64_t n = logits.size(0), k = logits.size(1);
+    const int32_t* y = static_cast<const int32_t*>(labels.raw());
+    for (int64_t i = 0; i < n; ++i)
+      MFD_CHECK(y[i] >= 0 && y[i] < k, "cross_entropy: label ", y[i], " of sample ", i,
+                " is outside [0, ", k, ")");
+    MFD_FLOAT_DISPATCH("cross_entropy", logits.dtype(),
+                       cpu::softmax_cross_entropy_forward(ptr<T>(logits), y, ptr<T>(loss), ptr<T>(probs), n, k));
+  }
+  void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& dloss,
+                                      Tensor& dlogits) override {
+    MFD_FLOAT_DISPATCH("cross_entropy_backward", probs.dtype(),
+                       cpu::softmax_cross_entropy_backward(ptr<T>(probs),
+                                                           static_cast<const int32_t*>(labels.raw()),
+                                                           *ptr<T>(dloss), ptr<T>(dlogits), probs.size(0),
+                                                           probs.size(1)));
+  }
+
+  void sgd_step(Tensor& w, const Tensor& g, Tensor& v, double lr, double momentum,
+                double weight_decay) override {
+    MFD_FLOAT_DISPATCH("sgd_step", w.dtype(), {
+      T *pw = ptr<T>(w), *pv = ptr<T>(v);
+      const T* pg = ptr<T>(g);
+      const T l = static_cast<T>(lr), m = static_cast<T>(momentum), d = static_cast<T>(weight_decay);
+      parallel_for(w.numel(), [=](int64_t i) { sgd_update(pw[i], pg[i], pv[i], l, m, d); });
+    });
+  }
+};
+
+}  // namespace
+
+Backend& cpu_backend() {
+  static CpuBackend backend;
+  return backend;
+}
+
+}  // namespace mfd::cpu

@@ -1,0 +1,78 @@
+// CPU kernels, templates over the scalar type (float, double), on raw contiguous arrays.
+// Contracts (assign or accumulate) are those of engine/backend.h; null output pointers are skipped.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/backend.h"
+
+namespace mfd::cpu {
+
+struct ConvGeometry {
+  int64_t n, c, h, w;  // input (N, C, H, W)
+  int64_t k, r, s;     // weight (K, C/groups, R, S)
+  int64_t p, q;        // output (N, K, P, Q)
+  Conv2dParams params;
+  int64_t groups() const { return params.groups; }
+};
+ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+
+template <typename T>
+void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry& g);
+template <typename T>
+void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const ConvGeometry& g);
+
+struct PoolGeometry {
+  int64_t planes, h, w, p, q;  // planes = N * C
+  Pool2dParams params;
+};
+
+template <typename T> void max_pool2d_forward(const T* x, T* y, const PoolGeometry& g);
+template <typename T>
+void max_pool2d_backward(const T* x, const T* y, const T* dy, T* dx, const PoolGeometry& g);
+template <typename T> void avg_pool2d_forward(const T* x, T* y, const PoolGeometry& g);
+template <typename T> void avg_pool2d_backward(const T* dy, T* dx, const PoolGeometry& g);
+
+// x (planes, M) -> y (planes): the mean of each plane; backward accumulates dy / M.
+template <typename T> void global_avg_pool_forward(const T* x, T* y, int64_t planes, int64_t m);
+template <typename T> void global_avg_pool_backward(const T* dy, T* dx, int64_t planes, int64_t m);
+
+// Channel concatenation: whole (N, total, M) and pieces (N, channels[i], M). Forward copies the
+// pieces into whole; backward (to_pieces) accumulates the slices of whole into the non-null pieces.
+template <typename T>
+void concat_channels(T* whole, int64_t n, int64_t total, int64_t m, const std::vector<T*>& pieces,
+                     const std::vector<int64_t>& channels, bool to_pieces);
+
+// x viewed as (N, C, M) with M = H * W.
+template <typename T>
+void batch_norm_forward_train(const T* x, const T* gamma, const T* beta, double momentum, double eps,
+                              T* running_mean, T* running_var, T* y, T* save_mean, T* save_invstd,
+                              int64_t n, int64_t c, int64_t m);
+template <typename T>
+void batch_norm_forward_eval(const T* x, const T* gamma, const T* beta, const T* running_mean,
+                             const T* running_var, double eps, T* y, T* save_mean, T* save_invstd,
+                             int64_t n, int64_t c, int64_t m);
+template <typename T>
+void batch_norm_backward(const T* x, const T* gamma, const T* mean, const T* invstd, const T* dy,
+                         bool batch_stats, T* dx, T* dgamma, T* dbeta, int64_t n, int64_t c,
+                         int64_t m);
+
+template <typename T>
+void linear_forward(const T* x, const T* w, const T* b, T* y, int64_t n, int64_t in, int64_t out);
+template <typename T>
+void linear_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, int64_t n,
+                     int64_t in, int64_t out);
+
+template <typename T>
+void softmax_cross_entropy_forward(const T* logits, const int32_t* labels, T* loss, T* probs,
+                                   int64_t n, int64_t k);
+template <typename T>
+void softmax_cross_entropy_backward(const T* probs, const int32_t* labels, T dloss, T* dlogits,
+                                    int64_t n, int64_t k);
+
+template <typename T> void l2_normalize_forward(const T* x, double eps, T* y, int64_t n, int64_t d);
+template <typename T>
+void l2_normalize_backward(const T* x, const T* y, const T* dy, double eps, T* dx, int64_t n,
+                           int64_t d);
+
+}  // namespace mfd::cpu

@@ -1,0 +1,43 @@
+// relu, relu6 and dropout.
+#include <limits>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+
+namespace mfd {
+
+static Tensor clamped_relu(const Tensor& x, double cap) {
+  MFD_CHECK(is_floating(x.dtype()), "relu: x must be floating, got ", dtype_name(x.dtype()));
+  Tensor y = Tensor::empty_like(x);
+  backend_for(x).relu_forward(x, cap, y);
+  if (needs_grad({x})) {
+    // Saves y, not x: y tells where the gradient passes (0 < y < cap) and is kept anyway.
+    Tensor y_saved = y.detach();
+    record(y, [x, y_saved, cap](const Tensor& dy) {
+      Tensor dx = grad_of(x);
+      backend_for(x).relu_backward(y_saved, dy, cap, dx);
+    });
+  }
+  return y;
+}
+
+Tensor relu(const Tensor& x) { return clamped_relu(x, std::numeric_limits<double>::infinity()); }
+Tensor relu6(const Tensor& x) { return clamped_relu(x, 6.0); }
+
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+  MFD_CHECK(p >= 0.0 && p < 1.0, "dropout: p must be in [0, 1), got ", p);
+  if (!training || p == 0.0) return x;
+  Tensor mask = Tensor::empty_like(x);
+  gen.dropout_mask_(mask, p);
+  Tensor y = Tensor::empty_like(x);
+  backend_for(x).mul(x, mask, y);
+  if (needs_grad({x})) {
+    record(y, [x, mask](const Tensor& dy) {
+      Tensor dx = grad_of(x);
+      backend_for(x).mul_accumulate(dy, mask, dx);
+    });
+  }
+  return y;
+}
+
+}  // namespace mfd

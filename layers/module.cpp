@@ -1,0 +1,82 @@
+#include "layers/module.h"
+
+#include "engine/backend.h"
+
+namespace mfd {
+
+Tensor Module::forward(const Tensor&) {
+  fail("this module has no single-input forward(); call its own forward method");
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+Tensor& Module::register_parameter(const std::string& name, Tensor value) {
+  value.set_requires_grad(true);
+  params_.emplace_back(name, std::make_unique<Tensor>(std::move(value)));
+  return *params_.back().second;
+}
+
+Tensor& Module::register_buffer(const std::string& name, Tensor value) {
+  buffers_.emplace_back(name, std::make_unique<Tensor>(std::move(value)));
+  return *buffers_.back().second;
+}
+
+void Module::collect(const std::string& prefix, bool buffers, std::vector<NamedTensor>& out) {
+  for (auto& [name, t] : buffers ? buffers_ : params_) out.emplace_back(prefix + name, t.get());
+  for (auto& [name, child] : children_) child->collect(prefix + name + ".", buffers, out);
+}
+
+std::vector<NamedTensor> Module::named_parameters() {
+  std::vector<NamedTensor> out;
+  collect("", false, out);
+  return out;
+}
+
+std::vector<NamedTensor> Module::named_buffers() {
+  std::vector<NamedTensor> out;
+  collect("", true, out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : named_parameters()) out.push_back(*t);
+  return out;
+}
+
+int64_t Module::num_parameters() {
+  int64_t n = 0;
+  for (auto& [name, t] : named_parameters()) n += t->numel();
+  return n;
+}
+
+void Module::zero_grad() {
+  for (auto& [name, t] : named_parameters()) t->impl().grad.reset();
+}
+
+void Module::to(Device device) {
+  for (auto* list : {&params_, &buffers_})
+    for (auto& [name, t] : *list) {
+      if (!is_floating(t->dtype())) continue;
+      bool grad = t->requires_grad();
+      *t = t->to(device);
+      t->set_requires_grad(grad);
+    }
+  for (auto& [name, child] : children_) child->to(device);
+}
+
+void Module::to(DType dtype) {
+  for (auto* list : {&params_, &buffers_})
+    for (auto& [name, t] : *list) {
+      if (!is_floating(t->dtype())) continue;
+      bool grad = t->requires_grad();
+      *t = t->to(dtype);
+      t->set_requires_grad(grad);
+    }
+  for (auto& [name, child] : children_) child->to(dtype);
+}
+
+}  // namespace mfd

@@ -1,0 +1,63 @@
+// Module: a layer or a container. It owns named parameters and buffers (torchvision's names:
+// "conv1.weight", "layer1.0.bn1.running_mean"), named children, and a train/eval mode.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace mfd {
+
+using NamedTensor = std::pair<std::string, Tensor*>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  Module(const Module&) = delete;  // parameters are registered by address
+  Module& operator=(const Module&) = delete;
+
+  // The single-input forward that containers chain. Modules with other signatures (models
+  // returning several outputs) provide their own.
+  virtual Tensor forward(const Tensor& x);
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  // Recursive, in registration order, with dotted prefixes. The pointers stay valid for the
+  // module's lifetime; to() and checkpoint loading write through them.
+  std::vector<NamedTensor> named_parameters();
+  std::vector<NamedTensor> named_buffers();
+  std::vector<Tensor> parameters();
+  int64_t num_parameters();
+  void zero_grad();                 // drops every parameter's gradient
+  // Moves the floating parameters and buffers. Integer buffers (BatchNorm's num_batches_tracked)
+  // are host-side counters and stay on the CPU, so a training step never copies them back.
+  void to(Device device);
+  void to(DType dtype);             // converts floating parameters and buffers
+
+ protected:
+  Tensor& register_parameter(const std::string& name, Tensor value);
+  Tensor& register_buffer(const std::string& name, Tensor value);
+  template <typename M> std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+  // An undefined tensor for optional parameters (a convolution without bias) to refer to.
+  Tensor& unset_tensor() { return unset_; }
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
+
+ private:
+  void collect(const std::string& prefix, bool buffers, std::vector<NamedTensor>& out);
+
+  // unique_ptr keeps each tensor's address fixed however many are registered.
+  std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> params_, buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+  Tensor unset_;
+};
+
+}  // namespace mfd

@@ -1,0 +1,22 @@
+#include "models/small_cnn.h"
+
+namespace mfd {
+
+SmallCnn::SmallCnn(int in_channels, int image_size, int num_classes, Generator& gen, int width) {
+  features_ = register_module("features", std::make_shared<Sequential>());
+  int channels = in_channels;
+  for (int out : {width, 2 * width}) {
+    auto conv = std::make_shared<Conv2d>(Conv2dOptions{channels, out, 3, 1, 1, 1, false}, gen);
+    kaiming_normal_fan_out(conv->weight(), gen);
+    features_->add(conv).add(std::make_shared<BatchNorm2d>(out)).add(std::make_shared<ReLU>());
+    features_->add(std::make_shared<MaxPool2d>(2, 2));
+    channels = out;
+  }
+  const int side = image_size / 4;
+  classifier_ = register_module("classifier",
+                                std::make_shared<Linear>(channels * side * side, num_classes, gen));
+}
+
+Tensor SmallCnn::forward(const Tensor& x) { return classifier_->forward(flatten(features_->forward(x))); }
+
+}  // namespace mfd

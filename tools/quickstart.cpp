@@ -1,0 +1,133 @@
+// quickstart: trains SmallCnn on the real Fashion-MNIST data on the CPU and prints the test
+// accuracy. `make quickstart` runs it; the end-to-end test runs it with --epochs 2.
+//   quickstart [--epochs 2] [--batch 64] [--lr 0.05] [--width 32] [--limit-train N]
+//              [--data-dir /usr/share/datasets/fashion-mnist] [--seed 0]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <string>
+
+#include "data/dataset.h"
+#include "engine/autograd.h"
+#include "engine/optimizer.h"
+#include "models/small_cnn.h"
+
+using namespace mfd;
+
+namespace {
+
+struct Options {
+  int epochs = 2, batch = 64, width = 32;
+  double lr = 0.05;
+  int64_t limit_train = 0;
+  uint64_t seed = 0;
+  std::string data_dir = kFashionMnistDefaultDir;
+};
+
+[[noreturn]] void usage(const std::string& problem) {
+  std::fprintf(stderr,
+               "quickstart: %s\nusage: quickstart [--epochs N] [--batch N] [--lr X] [--width N] "
+               "[--limit-train N] [--data-dir DIR] [--seed N]\n",
+               problem.c_str());
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (i + 1 >= argc) usage("missing value after " + flag);
+    const char* v = argv[++i];
+    char* end = nullptr;
+    double num = std::strtod(v, &end);
+    bool numeric = end != v && *end == '\0';
+    if (flag == "--data-dir") { o.data_dir = v; continue; }
+    if (!numeric) usage("malformed value '" + std::string(v) + "' for " + flag);
+    if (flag == "--epochs") o.epochs = static_cast<int>(num);
+    else if (flag == "--batch") o.batch = static_cast<int>(num);
+    else if (flag == "--lr") o.lr = num;
+    else if (flag == "--width") o.width = static_cast<int>(num);
+    else if (flag == "--limit-train") o.limit_train = static_cast<int64_t>(num);
+    else if (flag == "--seed") o.seed = static_cast<uint64_t>(num);
+    else usage("unknown flag " + flag + " (valid: --epochs --batch --lr --width --limit-train --data-dir --seed)");
+  }
+  if (o.epochs < 1 || o.batch < 2 || o.width < 1) usage("--epochs >= 1, --batch >= 2 and --width >= 1 required");
+  return o;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double evaluate(SmallCnn& model, const ImageDataset& test, int batch) {
+  NoGradGuard no_grad;
+  model.eval();
+  std::vector<int64_t> order(test.n);
+  std::iota(order.begin(), order.end(), 0);
+  int64_t correct = 0;
+  for (int64_t start = 0; start < test.n; start += batch) {
+    const int64_t count = std::min<int64_t>(batch, test.n - start);
+    Tensor x, y;
+    make_batch(test, order, start, count, Device::cpu, x, y);
+    const float* logits = model.forward(x).data<float>();
+    const int32_t* labels = y.data<int32_t>();
+    for (int64_t i = 0; i < count; ++i) {
+      const float* row = logits + i * test.num_classes;
+      correct += std::max_element(row, row + test.num_classes) - row == labels[i];
+    }
+  }
+  model.train();
+  return static_cast<double>(correct) / static_cast<double>(test.n);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  try {
+    ImageDataset train = load_fashion_mnist(o.data_dir, true);
+    ImageDataset test = load_fashion_mnist(o.data_dir, false);
+    train.truncate(o.limit_train);
+    std::printf("Fashion-MNIST: %lld training, %lld test images; SmallCnn width %d; %d epochs, batch %d, "
+                "SGD lr %g momentum 0.9 wd 5e-4; CPU\n",
+                static_cast<long long>(train.n), static_cast<long long>(test.n), o.width, o.epochs,
+                o.batch, o.lr);
+    Generator gen(o.seed);
+    SmallCnn model(1, 28, 10, gen, o.width);
+    SGD opt(model.named_parameters(), o.lr, 0.9, 5e-4);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<int64_t> order(train.n);
+    for (int epoch = 0; epoch < o.epochs; ++epoch) {
+      std::iota(order.begin(), order.end(), 0);
+      for (int64_t i = train.n - 1; i > 0; --i) std::swap(order[i], order[gen.below(i + 1)]);
+      double loss_sum = 0.0;
+      int64_t steps = 0, batches = (train.n + o.batch - 1) / o.batch;
+      for (int64_t start = 0; start < train.n; start += o.batch) {
+        const int64_t count = std::min<int64_t>(o.batch, train.n - start);
+        if (count < 2) break;  // BatchNorm needs two samples
+        Tensor x, y;
+        make_batch(train, order, start, count, Device::cpu, x, y);
+        model.zero_grad();
+        Tensor loss = cross_entropy(model.forward(x), y);
+        backward(loss);
+        opt.step();
+        loss_sum += loss.item();
+        if (++steps % 100 == 0 || steps == batches)
+          std::printf("epoch %d  step %lld/%lld  loss %.4f  %.0f img/s\n", epoch + 1,
+                      static_cast<long long>(steps), static_cast<long long>(batches), loss_sum / steps,
+                      (epoch * train.n + start + count) / seconds_since(t0));
+        std::fflush(stdout);
+      }
+      const double acc = evaluate(model, test, 256);
+      std::printf("epoch %d done: train loss %.4f, test accuracy %.2f%%, %.1f s\n", epoch + 1,
+                  loss_sum / steps, 100.0 * acc, seconds_since(t0));
+    }
+    std::printf("test accuracy: %.2f%%\n", 100.0 * evaluate(model, test, 256));
+  } catch (const Error& e) {
+    std::fprintf(stderr, "quickstart: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
