@@ -14,7 +14,7 @@ OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 ifeq ($(SANITIZE),1)
   BUILD := build/asan
   BIN := build/asan/bin
-  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DMFD_SANITIZE
   CUDA := 0
 else
   BUILD := build

@@ -1,0 +1,108 @@
+// conv2d: forward against a naive seven-loop reference, gradients against finite differences.
+#include <gtest/gtest.h>
+
+#include "engine/ops.h"
+#include "test/test_util.h"
+
+namespace mfd::test {
+namespace {
+
+struct ConvCase {
+  const char* what;
+  int64_t n, c, h, w, k, r, s;
+  Conv2dParams p;
+  bool bias;
+};
+
+const ConvCase kCases[] = {
+    {"3x3 pad 1 with bias", 2, 3, 7, 5, 4, 3, 3, {1, 1, 1, 1, 1}, true},
+    {"stride 2, groups 2, batch 1", 1, 4, 7, 5, 6, 3, 3, {2, 2, 0, 0, 2}, false},
+    {"depthwise stride 2 pad 1", 3, 5, 6, 7, 5, 3, 3, {2, 2, 1, 1, 5}, false},
+    {"padding 3 beyond the kernel", 2, 3, 7, 5, 4, 3, 3, {2, 2, 3, 3, 1}, true},
+    {"rectangular kernel and strides", 2, 3, 7, 6, 2, 3, 1, {2, 1, 1, 0, 1}, false},
+    {"1x1 on a large map (x used as col)", 2, 3, 33, 32, 4, 1, 1, {1, 1, 0, 0, 1}, true},
+    {"3x3 on a large map (one sample per GEMM)", 2, 2, 32, 33, 3, 3, 3, {1, 1, 1, 1, 1}, false},
+    {"31 samples: two chunks, the last partial", 31, 2, 7, 5, 3, 3, 3, {1, 1, 1, 1, 1}, true},
+    {"1x1 stride 2 (ResNet downsample)", 2, 4, 7, 5, 6, 1, 1, {2, 2, 0, 0, 1}, false},
+};
+
+// y[n, k, oh, ow] = b[k] + sum_{c in group, i, j} x[n, c, oh*sh - ph + i, ow*sw - pw + j] w[k, c', i, j]
+std::vector<double> naive_conv2d(const ConvCase& cs, const std::vector<double>& x,
+                                 const std::vector<double>& w, const std::vector<double>& b) {
+  const Conv2dParams& p = cs.p;
+  const int64_t oh_n = (cs.h + 2 * p.pad_h - cs.r) / p.stride_h + 1;
+  const int64_t ow_n = (cs.w + 2 * p.pad_w - cs.s) / p.stride_w + 1;
+  const int64_t cg = cs.c / p.groups, kg = cs.k / p.groups;
+  std::vector<double> y(cs.n * cs.k * oh_n * ow_n);
+  for (int64_t n = 0; n < cs.n; ++n)
+    for (int64_t k = 0; k < cs.k; ++k)
+      for (int64_t oh = 0; oh < oh_n; ++oh)
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          double acc = cs.bias ? b[k] : 0.0;
+          const int64_t group = k / kg;
+          for (int64_t cc = 0; cc < cg; ++cc)
+            for (int64_t i = 0; i < cs.r; ++i)
+              for (int64_t j = 0; j < cs.s; ++j) {
+                const int64_t ih = oh * p.stride_h - p.pad_h + i, iw = ow * p.stride_w - p.pad_w + j;
+                if (ih < 0 || ih >= cs.h || iw < 0 || iw >= cs.w) continue;
+                const int64_t c = group * cg + cc;
+                acc += x[((n * cs.c + c) * cs.h + ih) * cs.w + iw] * w[((k * cg + cc) * cs.r + i) * cs.s + j];
+              }
+          y[((n * cs.k + k) * oh_n + oh) * ow_n + ow] = acc;
+        }
+  return y;
+}
+
+struct ConvInputs {
+  Tensor x, w, b;
+};
+
+ConvInputs make_inputs(const ConvCase& cs, uint32_t seed) {
+  ConvInputs in;
+  in.x = random_tensor({cs.n, cs.c, cs.h, cs.w}, seed);
+  in.w = random_tensor({cs.k, cs.c / cs.p.groups, cs.r, cs.s}, seed + 1);
+  if (cs.bias) in.b = random_tensor({cs.k}, seed + 2);
+  return in;
+}
+
+OpFn conv_op(const ConvCase& cs) {
+  return [cs](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], cs.p); };
+}
+
+class Conv2dTest : public DeviceTest {};
+
+TEST_P(Conv2dTest, ForwardMatchesNaiveReference) {
+  uint32_t seed = 1;
+  for (const ConvCase& cs : kCases) {
+    SCOPED_TRACE(cs.what);
+    ConvInputs in = make_inputs(cs, seed += 10);
+    std::vector<double> expected = naive_conv2d(cs, in.x.to_vector(), in.w.to_vector(),
+                                                cs.bias ? in.b.to_vector() : std::vector<double>());
+    expect_forward(device(), conv_op(cs), {in.x, in.w, in.b}, expected);
+  }
+}
+
+TEST_P(Conv2dTest, GradientsMatchFiniteDifferences) {
+  uint32_t seed = 100;
+  for (const ConvCase& cs : kCases) {
+    SCOPED_TRACE(cs.what);
+    ConvInputs in = make_inputs(cs, seed += 10);
+    expect_gradients(device(), conv_op(cs), {in.x, in.w, in.b});
+  }
+}
+
+TEST_P(Conv2dTest, RejectsMismatchedShapes) {
+  Tensor x = Tensor::zeros({1, 3, 5, 5}, DType::f32, device());
+  Tensor w = Tensor::zeros({4, 2, 3, 3}, DType::f32, device());
+  EXPECT_NE(error_message([&] { conv2d(x, w, Tensor()); }).find("expects 2 input channels"), std::string::npos);
+  Tensor big = Tensor::zeros({4, 3, 7, 7}, DType::f32, device());
+  EXPECT_NE(error_message([&] { conv2d(x, big, Tensor()); }).find("larger than the padded input"),
+            std::string::npos);
+  EXPECT_NE(error_message([&] { conv2d(x, w, Tensor(), {1, 1, 0, 0, 2}); }).find("must divide"),
+            std::string::npos);
+}
+
+MFD_INSTANTIATE_DEVICES(Conv2dTest);
+
+}  // namespace
+}  // namespace mfd::test
