@@ -12,11 +12,16 @@ SmallCnn::SmallCnn(int in_channels, int image_size, int num_classes, Generator& 
     features_->add(std::make_shared<MaxPool2d>(2, 2));
     channels = out;
   }
+  auto conv3 = std::make_shared<Conv2d>(Conv2dOptions{channels, channels, 3, 1, 1, 1, false}, gen);
+  kaiming_normal_fan_out(conv3->weight(), gen);
+  features_->add(conv3).add(std::make_shared<BatchNorm2d>(channels)).add(std::make_shared<ReLU>());
   const int side = image_size / 4;
-  classifier_ = register_module("classifier",
-                                std::make_shared<Linear>(channels * side * side, num_classes, gen));
+  hidden_ = register_module("hidden", std::make_shared<Linear>(channels * side * side, 128, gen));
+  classifier_ = register_module("classifier", std::make_shared<Linear>(128, num_classes, gen));
 }
 
-Tensor SmallCnn::forward(const Tensor& x) { return classifier_->forward(flatten(features_->forward(x))); }
+Tensor SmallCnn::forward(const Tensor& x) {
+  return classifier_->forward(relu(hidden_->forward(flatten(features_->forward(x)))));
+}
 
 }  // namespace mfd

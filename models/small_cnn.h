@@ -1,6 +1,7 @@
-// SmallCnn: two conv-BN-ReLU-maxpool blocks and a linear classifier, for CPU runs on 28x28 or
-// 32x32 images (the quick start and the end-to-end test). Names as a torch.nn.Sequential:
-// features.{0,1,4,5}, classifier.
+// SmallCnn, for CPU runs on 28x28 or 32x32 images (the quick start and the end-to-end test):
+//   features: [conv3x3-BN-ReLU-maxpool2] x 2 (width, 2 width channels), conv3x3-BN-ReLU (2 width)
+//   hidden: linear to 128 + ReLU; classifier: linear to the classes.
+// Names as torch.nn.Sequential would give them: features.{0,1,4,5,8,9}, hidden, classifier.
 #pragma once
 #include <memory>
 
@@ -16,7 +17,7 @@ class SmallCnn : public Module {
 
  private:
   std::shared_ptr<Sequential> features_;
-  std::shared_ptr<Linear> classifier_;
+  std::shared_ptr<Linear> hidden_, classifier_;
 };
 
 }  // namespace mfd

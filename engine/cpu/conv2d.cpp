@@ -37,6 +37,13 @@ bool is_pointwise(const ConvGeometry& g) {
   return g.r == 1 && g.s == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
 }
 
+// Output columns ow in [lo, hi) read input column ow * stride - first, which lies in [0, in_w).
+inline void inside_columns(int64_t first, int64_t stride, int64_t in_w, int64_t out_w, int64_t& lo, int64_t& hi) {
+  lo = std::min(out_w, first > 0 ? (first + stride - 1) / stride : int64_t(0));
+  const int64_t last = in_w - 1 + first;  // ow * stride <= last
+  hi = last < 0 ? lo : std::max(lo, std::min(out_w, last / stride + 1));
+}
+
 // col[(c*R + i)*S + j][n*P*Q + oh*Q + ow] = x[n0 + n, c, oh*sh - ph + i, ow*sw - pw + j], 0 outside.
 template <typename T> void im2col(const T* x, const ConvGeometry& g, int64_t n0, int64_t ns, T* col) {
   const int64_t pq = g.p * g.q, cols = ns * pq, rs = g.r * g.s;
@@ -57,10 +64,16 @@ template <typename T> void im2col(const T* x, const ConvGeometry& g, int64_t n0,
             continue;
           }
           const T* in_row = plane + ih * g.w;
-          for (int64_t ow = 0; ow < g.q; ++ow) {
-            const int64_t iw = ow * pr.stride_w - pr.pad_w + j;
-            out_row[ow] = (iw >= 0 && iw < g.w) ? in_row[iw] : T(0);
+          const int64_t first = pr.pad_w - j, sw = pr.stride_w;
+          int64_t ow_lo, ow_hi;
+          inside_columns(first, sw, g.w, g.q, ow_lo, ow_hi);
+          std::fill(out_row, out_row + ow_lo, T(0));
+          if (sw == 1) {
+            std::memcpy(out_row + ow_lo, in_row + ow_lo - first, (ow_hi - ow_lo) * sizeof(T));
+          } else {
+            for (int64_t ow = ow_lo; ow < ow_hi; ++ow) out_row[ow] = in_row[ow * sw - first];
           }
+          std::fill(out_row + ow_hi, out_row + g.q, T(0));
         }
       }
     }
@@ -82,10 +95,11 @@ template <typename T> void col2im_add(const T* col, const ConvGeometry& g, int64
           const int64_t ih = oh * pr.stride_h - pr.pad_h + i;
           if (ih < 0 || ih >= g.h) continue;
           T* out_row = plane + ih * g.w;
-          for (int64_t ow = 0; ow < g.q; ++ow) {
-            const int64_t iw = ow * pr.stride_w - pr.pad_w + j;
-            if (iw >= 0 && iw < g.w) out_row[iw] += in[oh * g.q + ow];
-          }
+          const T* in_row = in + oh * g.q;
+          const int64_t first = pr.pad_w - j, sw = pr.stride_w;
+          int64_t ow_lo, ow_hi;
+          inside_columns(first, sw, g.w, g.q, ow_lo, ow_hi);
+          for (int64_t ow = ow_lo; ow < ow_hi; ++ow) out_row[ow * sw - first] += in_row[ow];
         }
       }
     }

@@ -1,5 +1,6 @@
 // Max, average and global average pooling on the CPU, one (n, c) plane per task. Floor mode; max pads with -inf,
 // average counts padded positions in its divisor (PyTorch's count_include_pad=True).
+#include <algorithm>
 #include <limits>
 
 #include "engine/cpu/kernels.h"
@@ -8,29 +9,37 @@ namespace mfd::cpu {
 
 namespace {
 
-// Calls f(ih, iw) for the in-bounds positions of window (oh, ow), in row-major order.
-template <typename F> void for_window(const PoolGeometry& g, int64_t oh, int64_t ow, F f) {
+// The in-bounds part of window (oh, ow): rows [h0, h1), columns [w0, w1).
+struct Window {
+  int64_t h0, h1, w0, w1;
+};
+inline Window window_at(const PoolGeometry& g, int64_t oh, int64_t ow) {
   const Pool2dParams& p = g.params;
-  for (int64_t i = 0; i < p.kernel_h; ++i) {
-    const int64_t ih = oh * p.stride_h - p.pad_h + i;
-    if (ih < 0 || ih >= g.h) continue;
-    for (int64_t j = 0; j < p.kernel_w; ++j) {
-      const int64_t iw = ow * p.stride_w - p.pad_w + j;
-      if (iw >= 0 && iw < g.w) f(ih * g.w + iw);
-    }
-  }
+  const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
+  return Window{std::max<int64_t>(h0, 0), std::min<int64_t>(h0 + p.kernel_h, g.h), std::max<int64_t>(w0, 0),
+                std::min<int64_t>(w0 + p.kernel_w, g.w)};
 }
 
-// Index (within the plane) of the first maximum of window (oh, ow).
+// Calls f(index in plane) for the in-bounds positions of window (oh, ow), in row-major order.
+template <typename F> void for_window(const PoolGeometry& g, int64_t oh, int64_t ow, F f) {
+  const Window win = window_at(g, oh, ow);
+  for (int64_t ih = win.h0; ih < win.h1; ++ih)
+    for (int64_t iw = win.w0; iw < win.w1; ++iw) f(ih * g.w + iw);
+}
+
+// Index (within the plane) of the first maximum of window (oh, ow); -1 for an empty window.
 template <typename T> int64_t argmax_in_window(const T* plane, const PoolGeometry& g, int64_t oh, int64_t ow) {
+  const Window win = window_at(g, oh, ow);
   int64_t best = -1;
-  T best_value = -std::numeric_limits<T>::infinity();
-  for_window(g, oh, ow, [&](int64_t idx) {
-    if (best < 0 || plane[idx] > best_value) {
-      best = idx;
-      best_value = plane[idx];
+  T best_value = T(0);
+  for (int64_t ih = win.h0; ih < win.h1; ++ih)
+    for (int64_t iw = win.w0; iw < win.w1; ++iw) {
+      const T v = plane[ih * g.w + iw];
+      if (best < 0 || v > best_value) {
+        best = ih * g.w + iw;
+        best_value = v;
+      }
     }
-  });
   return best;
 }
 
@@ -42,8 +51,11 @@ template <typename T> void max_pool2d_forward(const T* x, T* y, const PoolGeomet
     const T* plane = x + pl * g.h * g.w;
     for (int64_t oh = 0; oh < g.p; ++oh)
       for (int64_t ow = 0; ow < g.q; ++ow) {
-        const int64_t idx = argmax_in_window(plane, g, oh, ow);
-        y[(pl * g.p + oh) * g.q + ow] = idx < 0 ? -std::numeric_limits<T>::infinity() : plane[idx];
+        const Window win = window_at(g, oh, ow);
+        T best = -std::numeric_limits<T>::infinity();  // branch-free max; ties do not matter here
+        for (int64_t ih = win.h0; ih < win.h1; ++ih)
+          for (int64_t iw = win.w0; iw < win.w1; ++iw) best = std::max(best, plane[ih * g.w + iw]);
+        y[(pl * g.p + oh) * g.q + ow] = best;
       }
   }
 }

@@ -21,13 +21,12 @@ TEST(ModuleTest, NamesFollowTorchSequential) {
   EXPECT_EQ(names(model.named_parameters()),
             (std::vector<std::string>{"features.0.weight", "features.1.weight", "features.1.bias",
                                       "features.4.weight", "features.5.weight", "features.5.bias",
-                                      "classifier.weight", "classifier.bias"}));
-  EXPECT_EQ(names(model.named_buffers()),
-            (std::vector<std::string>{"features.1.running_mean", "features.1.running_var",
-                                      "features.1.num_batches_tracked", "features.5.running_mean",
-                                      "features.5.running_var", "features.5.num_batches_tracked"}));
-  // 1*4*9 + 2*4 + 4*8*9 + 2*8 + 8*7*7*10 + 10, as torch counts them.
-  EXPECT_EQ(model.num_parameters(), 36 + 8 + 288 + 16 + 3920 + 10);
+                                      "features.8.weight", "features.9.weight", "features.9.bias",
+                                      "hidden.weight", "hidden.bias", "classifier.weight", "classifier.bias"}));
+  EXPECT_EQ(names(model.named_buffers()).size(), 9u);
+  EXPECT_EQ(names(model.named_buffers())[2], "features.1.num_batches_tracked");
+  // convs 1*4*9, 4*8*9, 8*8*9; BN 2*4, 2*8, 2*8; hidden 8*7*7*128 + 128; classifier 128*10 + 10.
+  EXPECT_EQ(model.num_parameters(), 36 + 288 + 576 + 8 + 16 + 16 + 50304 + 1290);
 }
 
 TEST(ModuleTest, TrainAndEvalReachEveryChild) {
