@@ -12,13 +12,9 @@ OPENBLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
 
 ifeq ($(SANITIZE),1)
-  BUILD := build/asan
-  BIN := build/asan/bin
   OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DMFD_SANITIZE
   CUDA := 0
 else
-  BUILD := build
-  BIN := bin
   OPT := -O3 -g1 $(ARCH_FLAGS)
 endif
 
@@ -34,6 +30,19 @@ else ifeq ($(CUDA_FOUND),1)
 else
   $(error CUDA=$(CUDA) asked for, but $(NVCC) or $(CUDA_HOME)/include/cudnn.h is missing; set CUDA_HOME or use CUDA=0)
 endif
+# Objects of each configuration in their own folder, so that switching CUDA=0 on and off never
+# mixes them; the sanitizer build also has its own bin/.
+ifeq ($(SANITIZE),1)
+  BUILD := build/asan
+  BIN := build/asan/bin
+else
+  BUILD := build/$(if $(filter 1,$(WITH_CUDA)),cuda,cpu)
+  BIN := bin
+endif
+# Relinks the programs in $(BIN) when the configuration behind them changes.
+BIN_STAMP := build/$(subst /,-,$(BIN)).config
+$(shell mkdir -p build && (echo $(BUILD) | cmp -s - $(BIN_STAMP) || echo $(BUILD) > $(BIN_STAMP)))
+
 # The local GPU's architecture when one answers, else sm_90 (H100/H200) plus PTX for newer GPUs.
 CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d '.' | grep -E '^[0-9]+$$' || echo 90)
 NVCCFLAGS := -std=c++17 -O3 -I. -Xcompiler -Wall,-Wextra -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)]
@@ -69,9 +78,10 @@ LIB := $(BUILD)/libmfd.a
 TOOLS := $(TOOL_SRCS:tools/%.cpp=$(BIN)/%)
 TEST_BIN := $(BIN)/mfd_tests
 BENCHES := $(BENCH_SRCS:bench/%.cpp=$(BIN)/bench_%)
-DEPS_STAMP := build/.deps-ok
+DEPS_STAMP := build/deps-ok
 
 .PHONY: all test bench quickstart deps clean
+.SECONDARY:  # keep the objects of chained rules (tools, benches) so they are not rebuilt
 .DEFAULT_GOAL := all
 
 all: $(DEPS_STAMP) $(TOOLS)
@@ -94,15 +104,15 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/%: $(BUILD)/tools/%.o $(LIB)
+$(BIN)/%: $(BUILD)/tools/%.o $(LIB) $(BIN_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
-$(TEST_BIN): $(TEST_SRCS:%.cpp=$(BUILD)/%.o) $(LIB)
+$(TEST_BIN): $(TEST_SRCS:%.cpp=$(BUILD)/%.o) $(LIB) $(BIN_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(filter %.o,$^) $(LIB) $(LDFLAGS) -lgtest $(LDLIBS) -o $@
 
-$(BIN)/bench_%: $(BUILD)/bench/%.o $(LIB)
+$(BIN)/bench_%: $(BUILD)/bench/%.o $(LIB) $(BIN_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $< $(LIB) $(LDFLAGS) -lbenchmark $(LDLIBS) -o $@
 

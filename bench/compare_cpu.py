@@ -90,7 +90,7 @@ def main():
         rows.append((name, ms, theirs, ms / theirs))
     print("\n%-58s %10s %10s %8s" % ("conv2d forward+backward, batch 16", "ours ms", "torch ms", "ratio"))
     for name, ms, theirs, ratio in rows:
-        print("%-58s %10.2f %10.2f %8.2f" % (name.replace("conv_fwd_bwd/", ""), ms, theirs, ratio))
+        print("%-58s %10.2f %10.2f %8.2f" % (name.replace("conv_fwd_bwd/", "").replace("/real_time", ""), ms, theirs, ratio))
     total_ours, total_theirs = sum(r[1] for r in rows), sum(r[2] for r in rows)
     ratios = [r[3] for r in rows]
     print("\ntotal: ours %.1f ms, torch %.1f ms, ratio %.2f; median ratio %.2f, worst %.2f"
