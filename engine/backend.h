@@ -27,6 +27,17 @@ struct Pool2dParams {
   int pad_h = 0, pad_w = 0;
 };
 
+// How MFD centres a channel's observations: at each position over the batch (the paper's
+// eq. 6, Ibar a map), or by one mean over the batch and all positions.
+enum class MfdCentering { batch, channel };
+
+// Margin logits of AM-Softmax (s (cos - m) for the true class) or ArcFace (s cos(theta + m)
+// for the true class, engine/math.h); every other class gets s cos.
+struct MarginParams {
+  enum Kind { additive_cosine, additive_angular } kind = additive_cosine;
+  double s = 30.0, m = 0.35;
+};
+
 // Output size of a convolution or pooling window along one axis (floor mode).
 inline int64_t window_out_size(int64_t in, int kernel, int stride, int pad) {
   return (in + 2 * pad - kernel) / stride + 1;
@@ -126,6 +137,33 @@ class Backend {
   // dlogits += dloss * (probs - onehot(labels)) / N.
   virtual void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
                                               const Tensor& dloss, Tensor& dlogits) = 0;
+
+  // MFD loss of one stage output x (B, D, H, W) (see losses/mfd.h for the definition). Assigns:
+  // y (D, B*H*W) the centred observations, inv_norm (D) 1/||y_i|| or 0 for a dead channel,
+  // corr (D, D) the Pearson matrix F (0 in dead rows and columns, 1 on live diagonals), and the
+  // scalars loss = sum_{i!=j} F_ij^2 / (D(D-1)) and mean_abs = sum_{i!=j} |F_ij| / (D(D-1)).
+  virtual void mfd_forward(const Tensor& x, MfdCentering centering, Tensor& y, Tensor& inv_norm,
+                           Tensor& corr, Tensor& loss, Tensor& mean_abs) = 0;
+  // dx += dloss * dL/dx, from what the forward saved.
+  virtual void mfd_backward(const Tensor& y, const Tensor& inv_norm, const Tensor& corr,
+                            const Tensor& dloss, Tensor& dx) = 0;
+
+  // Margin logits from cosines cos (N, K) and i32 labels (N): assigns out (N, K); backward
+  // accumulates into dcos.
+  virtual void margin_logits_forward(const Tensor& cos, const Tensor& labels, const MarginParams& p,
+                                     Tensor& out) = 0;
+  virtual void margin_logits_backward(const Tensor& cos, const Tensor& labels, const MarginParams& p,
+                                      const Tensor& dout, Tensor& dcos) = 0;
+
+  // Center loss of embeddings x (N, E) against class centres (K, E): loss = 1/2 mean_i
+  // ||x_i - c_{y_i}||^2 (scalar). Backward accumulates into dx only (centres are not learned by
+  // gradient). center_update moves the centres by Wen et al.'s rule, c_j -= alpha *
+  // sum_{y_i = j} (c_j - x_i) / (1 + n_j).
+  virtual void center_loss_forward(const Tensor& x, const Tensor& centers, const Tensor& labels,
+                                   Tensor& loss) = 0;
+  virtual void center_loss_backward(const Tensor& x, const Tensor& centers, const Tensor& labels,
+                                    const Tensor& dloss, Tensor& dx) = 0;
+  virtual void center_update(const Tensor& x, const Tensor& labels, double alpha, Tensor& centers) = 0;
 
   // One SGD step with PyTorch's semantics, in place: v = momentum * v + g + wd * w; w -= lr * v.
   virtual void sgd_step(Tensor& w, const Tensor& g, Tensor& v, double lr, double momentum,

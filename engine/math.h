@@ -1,6 +1,8 @@
 // Elementwise math both backends run: the CPU kernels and the CUDA kernels call these same
 // functions, so the CPU tests check the arithmetic the GPU does.
 #pragma once
+#include <cmath>
+
 #include "engine/hostdevice.h"
 
 namespace mfd {
@@ -25,6 +27,19 @@ template <typename T> MFD_HD void sgd_update(T& w, T g, T& v, T lr, T momentum, 
 // Keep-mask value of dropout for a uniform draw u in (0, 1).
 template <typename T> MFD_HD T dropout_keep(double u, double p) {
   return u >= p ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
+}
+
+// ArcFace's target logit before scaling, cos(theta + m), with the standard fallback
+// cos(theta) - m sin(m) once theta + m passes pi (cos(theta) <= cos(pi - m)), which keeps it
+// decreasing in theta; and its derivative with respect to cos(theta).
+MFD_HD double arcface_target(double c, double m) {
+  const double sin_theta = sqrt(fmax(0.0, 1.0 - c * c));
+  return c > cos(3.141592653589793 - m) ? c * cos(m) - sin_theta * sin(m) : c - m * sin(m);
+}
+MFD_HD double arcface_target_grad(double c, double m) {
+  if (c <= cos(3.141592653589793 - m)) return 1.0;
+  const double sin_theta = sqrt(fmax(1e-12, 1.0 - c * c));  // finite at |c| = 1
+  return cos(m) + c * sin(m) / sin_theta;
 }
 
 }  // namespace mfd

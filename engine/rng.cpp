@@ -35,6 +35,8 @@ uint64_t Generator::below(uint64_t n) {
   return k < n ? k : n - 1;
 }
 
+bool Generator::bernoulli(double p) { return uniform() < p; }
+
 static int64_t receptive_field(const Tensor& w) {
   int64_t r = 1;
   for (int i = 2; i < w.ndim(); ++i) r *= w.size(i);

@@ -23,6 +23,7 @@ class Generator {
   // Host-side draws for data code (shuffles, crop offsets).
   double uniform();
   uint64_t below(uint64_t n);  // uniform integer in [0, n)
+  bool bernoulli(double p);     // true with probability p (horizontal flips)
 
  private:
   uint64_t seed_;

@@ -47,6 +47,13 @@ template <typename Src> void cast_from(const Tensor& src, Tensor& dst) {
   }
 }
 
+// Labels are class ids: anything outside [0, k) is refused before a kernel indexes with it.
+void check_label_range(const char* op, const Tensor& labels, int64_t k) {
+  const int32_t* y = static_cast<const int32_t*>(labels.raw());
+  for (int64_t i = 0; i < labels.numel(); ++i)
+    MFD_CHECK(y[i] >= 0 && y[i] < k, op, ": label ", y[i], " of sample ", i, " is outside [0, ", k, ")");
+}
+
 PoolGeometry pool_geometry(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
   return PoolGeometry{x.size(0) * x.size(1), x.size(2), x.size(3), y.size(2), y.size(3), p};
 }
@@ -306,12 +313,10 @@ class CpuBackend final : public Backend {
   void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& loss,
                                      Tensor& probs) override {
     const int64_t n = logits.size(0), k = logits.size(1);
-    const int32_t* y = static_cast<const int32_t*>(labels.raw());
-    for (int64_t i = 0; i < n; ++i)
-      MFD_CHECK(y[i] >= 0 && y[i] < k, "cross_entropy: label ", y[i], " of sample ", i,
-                " is outside [0, ", k, ")");
+    check_label_range("cross_entropy", labels, k);
     MFD_FLOAT_DISPATCH("cross_entropy", logits.dtype(),
-                       cpu::softmax_cross_entropy_forward(ptr<T>(logits), y, ptr<T>(loss), ptr<T>(probs), n, k));
+                       cpu::softmax_cross_entropy_forward(ptr<T>(logits), ptr<int32_t>(labels), ptr<T>(loss),
+                                                          ptr<T>(probs), n, k));
   }
   void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& dloss,
                                       Tensor& dlogits) override {
@@ -320,6 +325,50 @@ class CpuBackend final : public Backend {
                                                            static_cast<const int32_t*>(labels.raw()),
                                                            *ptr<T>(dloss), ptr<T>(dlogits), probs.size(0),
                                                            probs.size(1)));
+  }
+
+  void mfd_forward(const Tensor& x, MfdCentering centering, Tensor& y, Tensor& inv_norm, Tensor& corr,
+                   Tensor& loss, Tensor& mean_abs) override {
+    MFD_FLOAT_DISPATCH("mfd_loss", x.dtype(),
+                       cpu::mfd_forward(ptr<T>(x), x.size(0), x.size(1), x.size(2) * x.size(3), centering,
+                                        ptr<T>(y), ptr<T>(inv_norm), ptr<T>(corr), ptr<T>(loss), ptr<T>(mean_abs)));
+  }
+  void mfd_backward(const Tensor& y, const Tensor& inv_norm, const Tensor& corr, const Tensor& dloss,
+                    Tensor& dx) override {
+    MFD_FLOAT_DISPATCH("mfd_loss_backward", y.dtype(),
+                       cpu::mfd_backward(ptr<T>(y), ptr<T>(inv_norm), ptr<T>(corr), *ptr<T>(dloss), ptr<T>(dx),
+                                         dx.size(0), dx.size(1), dx.size(2) * dx.size(3)));
+  }
+
+  void margin_logits_forward(const Tensor& cos, const Tensor& labels, const MarginParams& p, Tensor& out) override {
+    check_label_range("margin_logits", labels, cos.size(1));
+    MFD_FLOAT_DISPATCH("margin_logits", cos.dtype(),
+                       cpu::margin_logits_forward(ptr<T>(cos), ptr<int32_t>(labels), p, ptr<T>(out), cos.size(0),
+                                                  cos.size(1)));
+  }
+  void margin_logits_backward(const Tensor& cos, const Tensor& labels, const MarginParams& p, const Tensor& dout,
+                              Tensor& dcos) override {
+    MFD_FLOAT_DISPATCH("margin_logits_backward", cos.dtype(),
+                       cpu::margin_logits_backward(ptr<T>(cos), ptr<int32_t>(labels), p, ptr<T>(dout), ptr<T>(dcos),
+                                                   cos.size(0), cos.size(1)));
+  }
+  void center_loss_forward(const Tensor& x, const Tensor& centers, const Tensor& labels, Tensor& loss) override {
+    check_label_range("center_loss", labels, centers.size(0));
+    MFD_FLOAT_DISPATCH("center_loss", x.dtype(),
+                       cpu::center_loss_forward(ptr<T>(x), ptr<T>(centers), ptr<int32_t>(labels), ptr<T>(loss),
+                                                x.size(0), x.size(1)));
+  }
+  void center_loss_backward(const Tensor& x, const Tensor& centers, const Tensor& labels, const Tensor& dloss,
+                            Tensor& dx) override {
+    MFD_FLOAT_DISPATCH("center_loss_backward", x.dtype(),
+                       cpu::center_loss_backward(ptr<T>(x), ptr<T>(centers), ptr<int32_t>(labels), *ptr<T>(dloss),
+                                                 ptr<T>(dx), x.size(0), x.size(1)));
+  }
+  void center_update(const Tensor& x, const Tensor& labels, double alpha, Tensor& centers) override {
+    check_label_range("center_update", labels, centers.size(0));
+    MFD_FLOAT_DISPATCH("center_update", x.dtype(),
+                       cpu::center_update(ptr<T>(x), ptr<int32_t>(labels), alpha, ptr<T>(centers), x.size(0),
+                                          x.size(1), centers.size(0)));
   }
 
   void sgd_step(Tensor& w, const Tensor& g, Tensor& v, double lr, double momentum,

@@ -70,6 +70,28 @@ template <typename T>
 void softmax_cross_entropy_backward(const T* probs, const int32_t* labels, T dloss, T* dlogits,
                                     int64_t n, int64_t k);
 
+// MFD loss; x (B, D, M), y (D, B*M), inv_norm (D), corr (D, D), loss and mean_abs scalars.
+template <typename T>
+void mfd_forward(const T* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, T* y,
+                 T* inv_norm, T* corr, T* loss, T* mean_abs);
+template <typename T>
+void mfd_backward(const T* y, const T* inv_norm, const T* corr, T dloss, T* dx, int64_t b, int64_t d,
+                  int64_t m);
+
+// Margin logits and Center Loss: cos / out (N, K), x (N, E), centers (K, E).
+template <typename T>
+void margin_logits_forward(const T* cos, const int32_t* labels, const MarginParams& p, T* out, int64_t n, int64_t k);
+template <typename T>
+void margin_logits_backward(const T* cos, const int32_t* labels, const MarginParams& p, const T* dout, T* dcos,
+                            int64_t n, int64_t k);
+template <typename T>
+void center_loss_forward(const T* x, const T* centers, const int32_t* labels, T* loss, int64_t n, int64_t e);
+template <typename T>
+void center_loss_backward(const T* x, const T* centers, const int32_t* labels, T dloss, T* dx, int64_t n,
+                          int64_t e);
+template <typename T>
+void center_update(const T* x, const int32_t* labels, double alpha, T* centers, int64_t n, int64_t e, int64_t k);
+
 template <typename T> void l2_normalize_forward(const T* x, double eps, T* y, int64_t n, int64_t d);
 template <typename T>
 void l2_normalize_backward(const T* x, const T* y, const T* dy, double eps, T* dx, int64_t n,

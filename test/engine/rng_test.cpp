@@ -94,6 +94,11 @@ TEST(RngHost, BelowIsInRangeAndCoversIt) {
     ++hits[k];
   }
   for (int h : hits) EXPECT_NEAR(h, 1000, 150);
+  int flips = 0;
+  for (int i = 0; i < 10000; ++i) flips += g.bernoulli(0.5);
+  EXPECT_NEAR(flips, 5000, 200);
+  EXPECT_FALSE(g.bernoulli(0.0));
+  EXPECT_TRUE(g.bernoulli(1.0));
 }
 
 MFD_INSTANTIATE_DEVICES(RngTest);

@@ -1,0 +1,121 @@
+// MFD loss on the CPU. x (B, D, M) with M = H * W is centred into y (D, N), N = B * M; one
+// symmetric product S = y y^T (OpenBLAS syrk); the normalisation and both sums over the D x D
+// matrix in one pass. Backward builds A = dL/dy y^-1 (D x D) in one pass and does one GEMM,
+// dy = A y, written into dx's layout.
+//
+// With F_ij = S_ij r_i r_j (r_i = 1/||y_i||, 0 when dead) and L = sum_{i!=j} F_ij^2 / P:
+//   dL/dy_i = (4/P) [ sum_{j!=i} F_ij r_i r_j y_j - (sum_{j!=i} F_ij^2) r_i^2 y_i ],
+// i.e. dy = A y with A symmetric. Every row of y sums to zero over the centring group (the
+// batch at each position, or the whole channel), and A only mixes rows, so A y is already
+// centred: the backward of the centring (subtracting the group mean of dy) is the identity here.
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "engine/cpu/blas.h"
+#include "engine/cpu/kernels.h"
+#include "engine/mfd_math.h"
+
+namespace mfd::cpu {
+
+namespace {
+
+inline void syrk(int64_t d, int64_t n, const float* y, float* s) {
+  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, d, n, 1.0f, y, n, 0.0f, s, d);
+}
+inline void syrk(int64_t d, int64_t n, const double* y, double* s) {
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, d, n, 1.0, y, n, 0.0, s, d);
+}
+
+}  // namespace
+
+template <typename T>
+void mfd_forward(const T* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, T* y,
+                 T* inv_norm, T* corr, T* loss, T* mean_abs) {
+  const int64_t n = b * m;
+  // Centre channel by channel, in double: the means, the raw and the centred energies.
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < d; ++i) {
+    std::vector<double> mean(centering == MfdCentering::batch ? m : 1, 0.0);
+    double raw = 0.0;
+    for (int64_t k = 0; k < b; ++k) {
+      const T* xi = x + (k * d + i) * m;
+      for (int64_t p = 0; p < m; ++p) {
+        mean[centering == MfdCentering::batch ? p : 0] += xi[p];
+        raw += double(xi[p]) * xi[p];
+      }
+    }
+    const double count = centering == MfdCentering::batch ? double(b) : double(n);
+    for (double& v : mean) v /= count;
+    double centred = 0.0;
+    T* yi = y + i * n;
+    for (int64_t k = 0; k < b; ++k) {
+      const T* xi = x + (k * d + i) * m;
+      for (int64_t p = 0; p < m; ++p) {
+        const double v = xi[p] - mean[centering == MfdCentering::batch ? p : 0];
+        yi[k * m + p] = static_cast<T>(v);
+        centred += v * v;
+      }
+    }
+    inv_norm[i] = static_cast<T>(mfd_inv_norm(centred, raw));
+  }
+  syrk(d, n, y, corr);  // upper triangle of S
+  // Normalise, mirror into the lower triangle, and sum F^2 and |F| off the diagonal: per row,
+  // then the rows in order, so that the result does not depend on the threads.
+  std::vector<double> row_sq(d, 0.0), row_abs(d, 0.0);
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t i = 0; i < d; ++i) {
+    corr[i * d + i] = inv_norm[i] != T(0) ? T(1) : T(0);
+    for (int64_t j = i + 1; j < d; ++j) {
+      const T f = corr[i * d + j] * inv_norm[i] * inv_norm[j];
+      corr[i * d + j] = f;
+      corr[j * d + i] = f;
+      row_sq[i] += 2.0 * double(f) * f;
+      row_abs[i] += 2.0 * std::fabs(double(f));
+    }
+  }
+  double sum_sq = 0.0, sum_abs = 0.0;
+  for (int64_t i = 0; i < d; ++i) {
+    sum_sq += row_sq[i];
+    sum_abs += row_abs[i];
+  }
+  *loss = static_cast<T>(sum_sq / mfd_pairs(d));
+  *mean_abs = static_cast<T>(sum_abs / mfd_pairs(d));
+}
+
+template <typename T>
+void mfd_backward(const T* y, const T* inv_norm, const T* corr, T dloss, T* dx, int64_t b, int64_t d,
+                  int64_t m) {
+  const int64_t n = b * m;
+  const double scale = 4.0 * dloss / mfd_pairs(d);
+  std::vector<T> a(d * d);
+  std::unique_ptr<T[]> dy(new T[d * n]);  // every element is written by the GEMM
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < d; ++i) {
+    double row_sq = 0.0;
+    for (int64_t j = 0; j < d; ++j) {
+      if (j == i) continue;
+      const double f = corr[i * d + j];
+      a[i * d + j] = static_cast<T>(scale * f * inv_norm[i] * inv_norm[j]);
+      row_sq += f * f;
+    }
+    a[i * d + i] = static_cast<T>(-scale * row_sq * inv_norm[i] * inv_norm[i]);
+  }
+  gemm(false, false, d, n, d, T(1), a.data(), d, y, n, T(0), dy.get(), n);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t k = 0; k < b; ++k)
+    for (int64_t i = 0; i < d; ++i) {
+      const T* src = dy.get() + i * n + k * m;
+      T* dst = dx + (k * d + i) * m;
+      for (int64_t p = 0; p < m; ++p) dst[p] += src[p];
+    }
+}
+
+#define MFD_INSTANTIATE(T)                                                                          \
+  template void mfd_forward<T>(const T*, int64_t, int64_t, int64_t, MfdCentering, T*, T*, T*, T*, T*); \
+  template void mfd_backward<T>(const T*, const T*, const T*, T, T*, int64_t, int64_t, int64_t);
+MFD_INSTANTIATE(float)
+MFD_INSTANTIATE(double)
+#undef MFD_INSTANTIATE
+
+}  // namespace mfd::cpu

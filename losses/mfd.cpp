@@ -1,0 +1,48 @@
+#include "losses/mfd.h"
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+
+namespace mfd {
+
+MfdResult mfd_loss(const Tensor& x, MfdCentering centering) {
+  check_ndim("mfd_loss", "stage output", x, 4);
+  MFD_CHECK(x.size(0) >= 1 && x.size(1) >= 1, "mfd_loss: empty stage output ", x.shape().str());
+  const int64_t d = x.size(1), n = x.size(0) * x.size(2) * x.size(3);
+  Tensor y = Tensor::empty({d, n}, x.dtype(), x.device());
+  Tensor inv_norm = Tensor::empty({d}, x.dtype(), x.device());
+  MfdResult r;
+  r.correlation = Tensor::empty({d, d}, x.dtype(), x.device());
+  r.loss = Tensor::empty(Shape{}, x.dtype(), x.device());
+  r.mean_abs = Tensor::empty(Shape{}, x.dtype(), x.device());
+  backend_for(x).mfd_forward(x, centering, y, inv_norm, r.correlation, r.loss, r.mean_abs);
+  if (needs_grad({x})) {
+    Tensor corr = r.correlation;
+    record(r.loss, [x, y, inv_norm, corr](const Tensor& dloss) {
+      Tensor dx = grad_of(x);
+      backend_for(x).mfd_backward(y, inv_norm, corr, dloss, dx);
+    });
+  }
+  return r;
+}
+
+MfdStagesResult mfd_loss_stages(const std::vector<Tensor>& stages, double lambda, MfdCentering centering) {
+  MfdStagesResult out;
+  for (const Tensor& s : stages) {
+    out.per_stage.push_back(mfd_loss(s, centering));
+    const Tensor& l = out.per_stage.back().loss;
+    out.total = out.total.defined() ? add(out.total, l) : l;
+  }
+  if (out.total.defined()) out.total = scale(out.total, lambda);
+  return out;
+}
+
+MfdCentering parse_mfd_centering(const std::string& name) {
+  if (name == "batch") return MfdCentering::batch;
+  if (name == "channel") return MfdCentering::channel;
+  fail("unknown MFD centring '", name, "' (valid: batch, channel)");
+}
+
+const char* mfd_centering_name(MfdCentering c) { return c == MfdCentering::batch ? "batch" : "channel"; }
+
+}  // namespace mfd
