@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""Side-by-side CPU comparison with PyTorch: runs bin/bench_conv (Google Benchmark) and the same
-conv2d forward+backward cases in PyTorch, in the same run and on the same threads, and prints
-the time ratio ours / PyTorch for each (below 1 means we are faster).
+"""Side-by-side CPU comparison with PyTorch: runs our Google Benchmark programs (bin/bench_conv:
+conv2d forward+backward; bin/bench_mfd: MFD loss forward+backward) and the same cases in
+PyTorch, in the same run and on the same threads, and prints the time ratio ours / PyTorch for
+each (below 1 means we are faster). The PyTorch MFD is the obvious version written with torch
+ops and autograd.
 
-  bench/compare_cpu.py [--threads 2] [--bench bin/bench_conv] [--repeats 20]
+  bench/compare_cpu.py [--threads 2] [--bin bin] [--repeats 20] [--only conv|mfd]
 
 Uses Debian's python3-torch (run with /usr/bin/python3). Refuses to compare against the netlib
 reference BLAS, which makes PyTorch's matrix products about 25x slower here.
@@ -40,11 +42,34 @@ def check_blas(torch):
                  "alternatives give PyTorch OpenBLAS, then rerun")
 
 
+def torch_mfd_case(torch, name, repeats):
+    m = re.search(r"b(\d+)_d(\d+)_h(\d+)", name)
+    b, d, h = map(int, m.groups())
+    x = torch.rand(b, d, h, h, requires_grad=True)
+
+    def mfd(x):
+        y = x - x.mean(0, keepdim=True)             # centred over the batch at each position
+        y = y.transpose(0, 1).reshape(d, -1)
+        s = y @ y.t()
+        norm = s.diagonal().clamp_min(1e-12).sqrt()
+        f = s / (norm[:, None] * norm[None, :])
+        off = f - torch.diag(f.diagonal())
+        return (off ** 2).sum() / (d * (d - 1))
+
+    def step():
+        x.grad = None
+        mfd(x).backward()
+    return time_ms(step, max(3, repeats // 4))
+
+
 def run_ours(bench, threads, bench_filter):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    out = subprocess.run([bench, "--benchmark_format=json", "--benchmark_filter=" + bench_filter],
+    out = subprocess.run([bench, "--benchmark_format=json", "--benchmark_filter=" + bench_filter,
+                          "--benchmark_repetitions=3", "--benchmark_report_aggregates_only=true"],
                          check=True, capture_output=True, text=True, env=env).stdout
-    return {b["name"]: b["real_time"] for b in json.loads(out)["benchmarks"]}  # milliseconds
+    # The median of 3 repetitions, in ms, keyed by the case name (which ends in /real_time).
+    return {b["run_name"]: b["real_time"] for b in json.loads(out)["benchmarks"]
+            if b.get("aggregate_name") == "median"}
 
 
 def time_ms(fn, repeats):
@@ -73,28 +98,58 @@ def torch_conv_case(torch, name, repeats):
     return time_ms(step, repeats)
 
 
+def list_cases(bench, bench_filter):
+    out = subprocess.run([bench, "--benchmark_list_tests", "--benchmark_filter=" + bench_filter],
+                         check=True, capture_output=True, text=True).stdout
+    return out.split()
+
+
+def compare(title, bench, bench_filter, torch_case, torch, args):
+    """Each case runs ours then PyTorch's right after, so that both see the same machine load."""
+    rows, ours = [], {}
+    for case in list_cases(bench, bench_filter):
+        ms = next(iter(run_ours(bench, args.threads, "^" + re.escape(case) + "$").values()))
+        ours[case] = ms
+        theirs = torch_case(torch, case, args.repeats)
+        rows.append((case.split("/")[1], ms, theirs, ms / theirs))
+    print("\n%-40s %10s %10s %8s" % (title, "ours ms", "torch ms", "ratio"))
+    for name, ms, theirs, ratio in rows:
+        print("%-40s %10.2f %10.2f %8.2f" % (name, ms, theirs, ratio))
+    ratios = [r[3] for r in rows]
+    total_ours, total_theirs = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    print("total: ours %.1f ms, torch %.1f ms, ratio %.2f; median ratio %.2f, worst %.2f"
+          % (total_ours, total_theirs, total_ours / total_theirs, statistics.median(ratios), max(ratios)))
+    return ours
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--bench", default="bin/bench_conv")
+    ap.add_argument("--bin", default="bin")
     ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--only", choices=["conv", "mfd"])
     args = ap.parse_args()
+    # PyTorch's OpenMP threads would otherwise spin after each op and steal the cores from our
+    # benchmark process, which runs right after it.
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     import torch
     torch.set_num_threads(args.threads)
     check_blas(torch)
     print("threads: %d (ours: OMP_NUM_THREADS=%d)" % (args.threads, args.threads))
-    ours = run_ours(args.bench, args.threads, "conv_fwd_bwd")
-    rows = []
-    for name, ms in ours.items():
-        theirs = torch_conv_case(torch, name, args.repeats)
-        rows.append((name, ms, theirs, ms / theirs))
-    print("\n%-58s %10s %10s %8s" % ("conv2d forward+backward, batch 16", "ours ms", "torch ms", "ratio"))
-    for name, ms, theirs, ratio in rows:
-        print("%-58s %10.2f %10.2f %8.2f" % (name.replace("conv_fwd_bwd/", "").replace("/real_time", ""), ms, theirs, ratio))
-    total_ours, total_theirs = sum(r[1] for r in rows), sum(r[2] for r in rows)
-    ratios = [r[3] for r in rows]
-    print("\ntotal: ours %.1f ms, torch %.1f ms, ratio %.2f; median ratio %.2f, worst %.2f"
-          % (total_ours, total_theirs, total_ours / total_theirs, statistics.median(ratios), max(ratios)))
+    if args.only in (None, "conv"):
+        compare("conv2d fwd+bwd, batch 16", os.path.join(args.bin, "bench_conv"), "conv_fwd_bwd",
+                torch_conv_case, torch, args)
+    if args.only in (None, "mfd"):
+        bench = os.path.join(args.bin, "bench_mfd")
+        ours = compare("MFD loss fwd+bwd (one stage)", bench, "mfd_fwd_bwd", torch_mfd_case, torch, args)
+        print("\nGEMM rate of MFD's two products vs plain GEMMs of the same sizes (bin/bench_mfd):")
+        for name, ms in ours.items():
+            shape = name.split("/")[1]
+            b, d, h = map(int, re.search(r"b(\d+)_d(\d+)_h(\d+)", shape).groups())
+            flops = d * d * b * h * h
+            plain = next(iter(run_ours(bench, args.threads, "^gemms_same_size/" + shape + "/").values()))
+            print("  %-20s MFD %6.1f GFLOP/s (3 d^2 n), plain GEMMs %6.1f GFLOP/s (4 d^2 n): %3.0f%%"
+                  % (shape, 3 * flops / ms / 1e6, 4 * flops / plain / 1e6, 100 * (3 * flops / ms) / (4 * flops / plain)))
 
 
 if __name__ == "__main__":

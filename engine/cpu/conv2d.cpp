@@ -140,18 +140,20 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry
   const int64_t pq = g.p * g.q, ns_max = chunk_samples(g), rows = g.c * g.r * g.s;
   const int64_t kg = g.k / g.groups(), rows_g = rows / g.groups();
   const bool direct = is_pointwise(g) && ns_max == 1;
-  std::vector<T> col(direct ? 0 : rows * ns_max * pq);
-  std::vector<T> out(ns_max > 1 ? g.k * ns_max * pq : 0);
+  Tensor col_buffer = scratch<T>(direct ? 0 : rows * ns_max * pq);
+  Tensor out_buffer = scratch<T>(ns_max > 1 ? g.k * ns_max * pq : 0);
+  T* col = col_buffer.data<T>();
+  T* out = out_buffer.data<T>();
   for (int64_t n0 = 0; n0 < g.n; n0 += ns_max) {
     const int64_t ns = std::min(ns_max, g.n - n0), cols = ns * pq;
-    const T* colp = direct ? x + n0 * g.c * g.h * g.w : col.data();
-    if (!direct) im2col(x, g, n0, ns, col.data());
-    T* outp = ns_max > 1 ? out.data() : y + n0 * g.k * pq;
+    const T* colp = direct ? x + n0 * g.c * g.h * g.w : col;
+    if (!direct) im2col(x, g, n0, ns, col);
+    T* outp = ns_max > 1 ? out : y + n0 * g.k * pq;
     for_each_group(g.groups(), [&](int64_t gi) {
       gemm(false, false, kg, cols, rows_g, T(1), w + gi * kg * rows_g, rows_g,
            colp + gi * rows_g * cols, cols, T(0), outp + gi * kg * cols, cols);
     });
-    if (ns_max > 1) to_sample_major(out.data(), ns, g.k, pq, y + n0 * g.k * pq);
+    if (ns_max > 1) to_sample_major(out, ns, g.k, pq, y + n0 * g.k * pq);
   }
   if (b) {
 #pragma omp parallel for collapse(2) schedule(static)
@@ -180,18 +182,20 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
     }
   }
   if (!dx && !dw) return;
-  std::vector<T> col(direct ? 0 : rows * ns_max * pq);  // lowered x, then reused for dcol
-  std::vector<T> dyc(ns_max > 1 ? g.k * ns_max * pq : 0);
+  Tensor col_buffer = scratch<T>(direct ? 0 : rows * ns_max * pq);  // lowered x, then reused for dcol
+  Tensor dyc_buffer = scratch<T>(ns_max > 1 ? g.k * ns_max * pq : 0);
+  T* col = col_buffer.data<T>();
+  T* dyc = dyc_buffer.data<T>();
   for (int64_t n0 = 0; n0 < g.n; n0 += ns_max) {
     const int64_t ns = std::min(ns_max, g.n - n0), cols = ns * pq;
     const T* dyp = dy + n0 * g.k * pq;
     if (ns_max > 1) {
-      to_channel_major(dyp, ns, g.k, pq, dyc.data());
-      dyp = dyc.data();
+      to_channel_major(dyp, ns, g.k, pq, dyc);
+      dyp = dyc;
     }
     if (dw) {
-      const T* colp = direct ? x + n0 * g.c * g.h * g.w : col.data();
-      if (!direct) im2col(x, g, n0, ns, col.data());
+      const T* colp = direct ? x + n0 * g.c * g.h * g.w : col;
+      if (!direct) im2col(x, g, n0, ns, col);
       // dW_g (Kg x rows_g) += dY_g (Kg x cols) col_g^T (cols x rows_g)
       for_each_group(g.groups(), [&](int64_t gi) {
         gemm(false, true, kg, rows_g, cols, T(1), dyp + gi * kg * cols, cols,
@@ -201,13 +205,13 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
     if (dx) {
       // dcol_g (rows_g x cols) = W_g^T (rows_g x Kg) dY_g (Kg x cols); written straight into dx
       // (accumulating) when col is x itself.
-      T* dcol = direct ? dx + n0 * g.c * g.h * g.w : col.data();
+      T* dcol = direct ? dx + n0 * g.c * g.h * g.w : col;
       const T beta = direct ? T(1) : T(0);
       for_each_group(g.groups(), [&](int64_t gi) {
         gemm(true, false, rows_g, cols, kg, T(1), w + gi * kg * rows_g, rows_g,
              dyp + gi * kg * cols, cols, beta, dcol + gi * rows_g * cols, cols);
       });
-      if (!direct) col2im_add(col.data(), g, n0, ns, dx);
+      if (!direct) col2im_add(col, g, n0, ns, dx);
     }
   }
 }

@@ -1,8 +1,11 @@
 // The CPU backend: binds engine/backend.h to the kernels of engine/cpu/, choosing the scalar
 // type, and holds the elementwise loops that are one line each.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
+#include <unordered_map>
 
 #include "engine/backend.h"
 #include "engine/cpu/kernels.h"
@@ -58,19 +61,67 @@ PoolGeometry pool_geometry(const Tensor& x, const Tensor& y, const Pool2dParams&
   return PoolGeometry{x.size(0) * x.size(1), x.size(2), x.size(3), y.size(2), y.size(3), p};
 }
 
-class CpuBackend final : public Backend {
+// Freed blocks kept by exact (64-byte rounded) size for reuse: a training step allocates the same
+// sizes every time, and fresh large allocations would each cost their page faults again.
+class HostBlockCache {
  public:
-  Device device() const override { return Device::cpu; }
+  static constexpr size_t kMaxCached = size_t(8) << 30;  // beyond this, blocks go back to the system
 
-  void* allocate(size_t bytes) override {
-    size_t rounded = (bytes + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded ? rounded : 64);
+  void* allocate(size_t bytes) {
+    const size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(rounded);
+      if (it != free_.end()) {
+        void* p = it->second;
+        free_.erase(it);
+        cached_ -= rounded;
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(64, rounded);
+    if (!p) {
+      release_all();
+      p = std::aligned_alloc(64, rounded);
+    }
     if (!p)
       fail("out of host memory allocating ", bytes / (1024.0 * 1024.0),
            " MiB; lower --batch or the model --width");
     return p;
   }
-  void deallocate(void* ptr, size_t) override { std::free(ptr); }
+
+  void deallocate(void* p, size_t bytes) {
+    const size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cached_ + rounded > kMaxCached) {
+      std::free(p);
+      return;
+    }
+    free_.emplace(rounded, p);
+    cached_ += rounded;
+  }
+
+  void release_all() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [size, p] : free_) std::free(p);
+    free_.clear();
+    cached_ = 0;
+  }
+
+  ~HostBlockCache() { release_all(); }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_multimap<size_t, void*> free_;
+  size_t cached_ = 0;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::cpu; }
+
+  void* allocate(size_t bytes) override { return cache_.allocate(bytes); }
+  void deallocate(void* ptr, size_t bytes) override { cache_.deallocate(ptr, bytes); }
   void copy_from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
@@ -380,6 +431,9 @@ class CpuBackend final : public Backend {
       parallel_for(w.numel(), [=](int64_t i) { sgd_update(pw[i], pg[i], pv[i], l, m, d); });
     });
   }
+
+ private:
+  HostBlockCache cache_;
 };
 
 }  // namespace

@@ -8,6 +8,10 @@
 
 namespace mfd::cpu {
 
+// Uninitialised scratch memory of n elements from the backend's block cache (a Tensor, so that
+// it returns there when the holder goes out of scope).
+template <typename T> Tensor scratch(int64_t n) { return Tensor::empty({n}, dtype_of<T>()); }
+
 struct ConvGeometry {
   int64_t n, c, h, w;  // input (N, C, H, W)
   int64_t k, r, s;     // weight (K, C/groups, R, S)

@@ -9,7 +9,6 @@
 // batch at each position, or the whole channel), and A only mixes rows, so A y is already
 // centred: the backward of the centring (subtracting the group mean of dy) is the identity here.
 #include <cmath>
-#include <memory>
 #include <vector>
 
 #include "engine/cpu/blas.h"
@@ -19,6 +18,9 @@
 namespace mfd::cpu {
 
 namespace {
+
+// From this many positions per map, the backward GEMM runs per sample straight into dx.
+constexpr int64_t kPerSampleMinPositions = 256;
 
 inline void syrk(int64_t d, int64_t n, const float* y, float* s) {
   cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, d, n, 1.0f, y, n, 0.0f, s, d);
@@ -88,8 +90,8 @@ void mfd_backward(const T* y, const T* inv_norm, const T* corr, T dloss, T* dx, 
                   int64_t m) {
   const int64_t n = b * m;
   const double scale = 4.0 * dloss / mfd_pairs(d);
-  std::vector<T> a(d * d);
-  std::unique_ptr<T[]> dy(new T[d * n]);  // every element is written by the GEMM
+  Tensor a_buffer = scratch<T>(d * d);
+  T* a = a_buffer.data<T>();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < d; ++i) {
     double row_sq = 0.0;
@@ -101,11 +103,20 @@ void mfd_backward(const T* y, const T* inv_norm, const T* corr, T dloss, T* dx, 
     }
     a[i * d + i] = static_cast<T>(-scale * row_sq * inv_norm[i] * inv_norm[i]);
   }
-  gemm(false, false, d, n, d, T(1), a.data(), d, y, n, T(0), dy.get(), n);
+  if (m >= kPerSampleMinPositions) {
+    // dx_k (D x M) += A y_k: one GEMM per sample, straight into dx's layout.
+    for (int64_t k = 0; k < b; ++k)
+      gemm(false, false, d, m, d, T(1), a, d, y + k * m, n, T(1), dx + k * d * m, m);
+    return;
+  }
+  // Small maps: one wide GEMM into a scratch (D, N), then added into dx's layout.
+  Tensor dy_buffer = scratch<T>(d * n);  // every element is written by the GEMM
+  T* dy = dy_buffer.data<T>();
+  gemm(false, false, d, n, d, T(1), a, d, y, n, T(0), dy, n);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t k = 0; k < b; ++k)
     for (int64_t i = 0; i < d; ++i) {
-      const T* src = dy.get() + i * n + k * m;
+      const T* src = dy + i * n + k * m;
       T* dst = dx + (k * d + i) * m;
       for (int64_t p = 0; p < m; ++p) dst[p] += src[p];
     }
