@@ -1,0 +1,78 @@
+#include "losses/objective.h"
+
+#include "engine/ops.h"
+#include "losses/margin.h"
+
+namespace mfd {
+
+LossKind parse_loss_kind(const std::string& name) {
+  for (LossKind k : {LossKind::softmax, LossKind::center, LossKind::amsoftmax, LossKind::arcface})
+    if (name == loss_kind_name(k)) return k;
+  fail("unknown loss '", name, "' (valid: softmax, center, amsoftmax, arcface)");
+}
+
+const char* loss_kind_name(LossKind kind) {
+  switch (kind) {
+    case LossKind::softmax: return "softmax";
+    case LossKind::center: return "center";
+    case LossKind::amsoftmax: return "amsoftmax";
+    case LossKind::arcface: return "arcface";
+  }
+  return "?";
+}
+
+Objective::Objective(const ObjectiveConfig& config, int num_classes, int embedding_dim, Generator& gen)
+    : config_(config),
+      class_weights_(config.kind == LossKind::amsoftmax || config.kind == LossKind::arcface
+                         ? register_parameter("weight", Tensor::empty({num_classes, embedding_dim}))
+                         : unset_tensor()) {
+  MFD_CHECK(config.lambda >= 0, "--lambda must be >= 0, got ", config.lambda);
+  for (int s : config.mfd_stages) MFD_CHECK(s >= 0 && s <= 4, "MFD stage ", s, " is outside 0..4");
+  if (uses_margin()) {
+    Tensor none;
+    default_uniform(class_weights_, none, gen);  // only the direction matters after normalising
+  }
+  if (config.kind == LossKind::center)
+    center_ = register_module("center", std::make_shared<CenterLoss>(num_classes, embedding_dim, config.center_alpha));
+}
+
+Objective::Terms Objective::compute(const Tensor& logits, const Tensor& embedding,
+                                    const std::vector<Tensor>& stages, const Tensor& labels) {
+  Terms t;
+  switch (config_.kind) {
+    case LossKind::softmax: t.classification = cross_entropy(logits, labels); break;
+    case LossKind::center:
+      t.classification = add(cross_entropy(logits, labels), scale(center_->loss(embedding, labels), config_.center_weight));
+      break;
+    case LossKind::amsoftmax:
+      t.classification = cross_entropy(
+          am_softmax_logits(cosine_logits(embedding, class_weights_), labels, config_.am_scale, config_.am_margin), labels);
+      break;
+    case LossKind::arcface:
+      t.classification = cross_entropy(
+          arcface_logits(cosine_logits(embedding, class_weights_), labels, config_.arc_scale, config_.arc_margin), labels);
+      break;
+  }
+  t.total = t.classification;
+  if (config_.lambda > 0) {
+    std::vector<Tensor> chosen;
+    for (int s : config_.mfd_stages) {
+      MFD_CHECK(s < static_cast<int>(stages.size()), "MFD stage ", s, " asked for, the model gives ", stages.size());
+      chosen.push_back(stages[s]);
+    }
+    MfdStagesResult m = mfd_loss_stages(chosen, config_.lambda, config_.centering);
+    t.mfd = std::move(m.per_stage);
+    if (m.total.defined()) t.total = add(t.total, m.total);
+  }
+  return t;
+}
+
+void Objective::after_step(const Tensor& embedding, const Tensor& labels) {
+  if (center_) center_->update_centers(embedding, labels);
+}
+
+Tensor Objective::scores(const Tensor& logits, const Tensor& embedding) {
+  return uses_margin() ? cosine_logits(embedding, class_weights_) : logits;
+}
+
+}  // namespace mfd
