@@ -2,7 +2,8 @@
 """Side-by-side CPU comparison with PyTorch: runs our Google Benchmark programs (bin/bench_conv:
 conv2d forward+backward; bin/bench_mfd: MFD loss forward+backward) and the same cases in
 PyTorch, in the same run and on the same threads, and prints the time ratio ours / PyTorch for
-each (below 1 means we are faster). The PyTorch MFD is the obvious version written with torch
+each (below 1 means we are faster). Ours: median of 3 repetitions; PyTorch: median of --repeats;
+each side's best of two alternating rounds. The PyTorch MFD is the obvious version written with torch
 ops and autograd.
 
   bench/compare_cpu.py [--threads 2] [--bin bin] [--repeats 20] [--only conv|mfd]
@@ -98,23 +99,20 @@ def torch_conv_case(torch, name, repeats):
     return time_ms(step, repeats)
 
 
-def list_cases(bench, bench_filter):
-    out = subprocess.run([bench, "--benchmark_list_tests", "--benchmark_filter=" + bench_filter],
-                         check=True, capture_output=True, text=True).stdout
-    return out.split()
-
-
 def compare(title, bench, bench_filter, torch_case, torch, args):
-    """Each case runs ours then PyTorch's right after, so that both see the same machine load."""
-    rows, ours = [], {}
-    for case in list_cases(bench, bench_filter):
-        ms = next(iter(run_ours(bench, args.threads, "^" + re.escape(case) + "$").values()))
-        ours[case] = ms
-        theirs = torch_case(torch, case, args.repeats)
-        rows.append((case.split("/")[1], ms, theirs, ms / theirs))
+    """Two rounds of (all our cases in one process, then all of PyTorch's); each side's time of a
+    case is its best round, since a shared machine's noise only ever adds time."""
+    ours, theirs = {}, {}
+    for _ in range(2):
+        for case, ms in run_ours(bench, args.threads, bench_filter).items():
+            ours[case] = min(ms, ours.get(case, ms))
+        for case in ours:
+            ms = torch_case(torch, case, args.repeats)
+            theirs[case] = min(ms, theirs.get(case, ms))
+    rows = [(case.split("/")[1], ours[case], theirs[case], ours[case] / theirs[case]) for case in ours]
     print("\n%-40s %10s %10s %8s" % (title, "ours ms", "torch ms", "ratio"))
-    for name, ms, theirs, ratio in rows:
-        print("%-40s %10.2f %10.2f %8.2f" % (name, ms, theirs, ratio))
+    for name, ms, t, ratio in rows:
+        print("%-40s %10.2f %10.2f %8.2f" % (name, ms, t, ratio))
     ratios = [r[3] for r in rows]
     total_ours, total_theirs = sum(r[1] for r in rows), sum(r[2] for r in rows)
     print("total: ours %.1f ms, torch %.1f ms, ratio %.2f; median ratio %.2f, worst %.2f"
