@@ -57,26 +57,23 @@ void Module::zero_grad() {
   for (auto& [name, t] : named_parameters()) t->impl().grad.reset();
 }
 
-void Module::to(Device device) {
+void Module::convert_floating(const std::function<Tensor(const Tensor&)>& convert) {
   for (auto* list : {&params_, &buffers_})
     for (auto& [name, t] : *list) {
       if (!is_floating(t->dtype())) continue;
       bool grad = t->requires_grad();
-      *t = t->to(device);
+      *t = convert(*t);
       t->set_requires_grad(grad);
     }
-  for (auto& [name, child] : children_) child->to(device);
+  for (auto& [name, child] : children_) child->convert_floating(convert);
+}
+
+void Module::to(Device device) {
+  convert_floating([device](const Tensor& t) { return t.to(device); });
 }
 
 void Module::to(DType dtype) {
-  for (auto* list : {&params_, &buffers_})
-    for (auto& [name, t] : *list) {
-      if (!is_floating(t->dtype())) continue;
-      bool grad = t->requires_grad();
-      *t = t->to(dtype);
-      t->set_requires_grad(grad);
-    }
-  for (auto& [name, child] : children_) child->to(dtype);
+  convert_floating([dtype](const Tensor& t) { return t.to(dtype); });
 }
 
 }  // namespace mfd

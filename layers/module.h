@@ -1,6 +1,7 @@
 // Module: a layer or a container. It owns named parameters and buffers (torchvision's names:
 // "conv1.weight", "layer1.0.bn1.running_mean"), named children, and a train/eval mode.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -52,6 +53,8 @@ class Module {
 
  private:
   void collect(const std::string& prefix, bool buffers, std::vector<NamedTensor>& out);
+  // Replaces every floating parameter and buffer by convert(it), keeping requires_grad.
+  void convert_floating(const std::function<Tensor(const Tensor&)>& convert);
 
   // unique_ptr keeps each tensor's address fixed however many are registered.
   std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> params_, buffers_;
