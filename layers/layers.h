@@ -69,12 +69,14 @@ class ReLU6 : public Module {
 
 class Dropout : public Module {
  public:
-  Dropout(double p, Generator& gen) : p_(p), gen_(gen) {}
+  // Draws its masks from its own stream, seeded from `gen`, so that they follow the run's seed.
+  Dropout(double p, Generator& gen) : p_(p), gen_(gen.seed() ^ 0x64726f706f7574ULL /* "dropout" */) {}
   Tensor forward(const Tensor& x) override { return dropout(x, p_, is_training(), gen_); }
+  Generator& generator() { return gen_; }  // its state, for checkpoints
 
  private:
   double p_;
-  Generator& gen_;  // the run's generator, so that dropout masks follow the seed
+  Generator gen_;
 };
 
 class MaxPool2d : public Module {
@@ -120,6 +122,8 @@ class Sequential : public Module {
     for (auto& [name, child] : children()) y = child->forward(y);
     return y;
   }
+  // The children in order, for models that run them one by one and tap outputs between them.
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children_list() const { return children(); }
 
  private:
   int size_ = 0;
