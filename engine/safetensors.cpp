@@ -1,0 +1,200 @@
+#include "engine/safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace mfd {
+
+namespace {
+
+const char* dtype_tag(DType t) {
+  switch (t) {
+    case DType::f32: return "F32";
+    case DType::f64: return "F64";
+    case DType::i32: return "I32";
+    case DType::i64: return "I64";
+  }
+  return "?";
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// A reader for the JSON subset safetensors headers use: objects, strings, arrays of integers.
+class HeaderParser {
+ public:
+  HeaderParser(const std::string& text, const std::string& path) : s_(text), path_(path) {}
+
+  void expect(char c) {
+    skip_space();
+    if (i_ >= s_.size() || s_[i_] != c) bad(std::string("expected '") + c + "'");
+    ++i_;
+  }
+  bool peek(char c) {
+    skip_space();
+    return i_ < s_.size() && s_[i_] == c;
+  }
+  std::string string() {
+    expect('"');
+    std::string out;
+    while (i_ < s_.size() && s_[i_] != '"') {
+      if (s_[i_] == '\\' && i_ + 1 < s_.size()) ++i_;
+      out += s_[i_++];
+    }
+    expect('"');
+    return out;
+  }
+  int64_t integer() {
+    skip_space();
+    size_t start = i_;
+    while (i_ < s_.size() && (isdigit(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-')) ++i_;
+    if (start == i_) bad("expected an integer");
+    return std::stoll(s_.substr(start, i_ - start));
+  }
+  std::vector<int64_t> integers() {
+    std::vector<int64_t> out;
+    expect('[');
+    while (!peek(']')) {
+      out.push_back(integer());
+      if (peek(',')) expect(',');
+    }
+    expect(']');
+    return out;
+  }
+  // Calls f(key) for each key of an object; f must consume the value.
+  template <typename F> void object(F f) {
+    expect('{');
+    while (!peek('}')) {
+      std::string key = string();
+      expect(':');
+      f(key);
+      if (peek(',')) expect(',');
+    }
+    expect('}');
+  }
+  [[noreturn]] void bad(const std::string& what) {
+    fail(path_, ": malformed safetensors header at byte ", i_, ": ", what);
+  }
+
+ private:
+  void skip_space() {
+    while (i_ < s_.size() && isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
+  }
+  const std::string& s_;
+  const std::string& path_;
+  size_t i_ = 0;
+};
+
+DType parse_dtype(const std::string& tag, const std::string& path, const std::string& name) {
+  for (DType t : {DType::f32, DType::f64, DType::i32, DType::i64})
+    if (tag == dtype_tag(t)) return t;
+  fail(path, ": tensor '", name, "' has dtype ", tag, ", which mfd does not read (F32, F64, I32, I64)");
+}
+
+}  // namespace
+
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  std::ostringstream header;
+  header << "{";
+  if (!metadata.empty()) {
+    header << "\"__metadata__\":{";
+    bool first = true;
+    for (const auto& [k, v] : metadata) {
+      header << (first ? "" : ",") << json_string(k) << ":" << json_string(v);
+      first = false;
+    }
+    header << "}";
+  }
+  size_t offset = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i].second;
+    header << (i || !metadata.empty() ? "," : "") << json_string(tensors[i].first) << ":{\"dtype\":\""
+           << dtype_tag(t.dtype()) << "\",\"shape\":[";
+    for (int d = 0; d < t.ndim(); ++d) header << (d ? "," : "") << t.size(d);
+    header << "],\"data_offsets\":[" << offset << "," << offset + t.nbytes() << "]}";
+    offset += t.nbytes();
+  }
+  header << "}";
+  std::string text = header.str();
+  text.append((8 - text.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
+
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  MFD_CHECK(f, "cannot write ", tmp, ": ", std::strerror(errno));
+  uint64_t n = text.size();
+  unsigned char len[8];
+  for (int b = 0; b < 8; ++b) len[b] = static_cast<unsigned char>(n >> (8 * b));  // little-endian
+  bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(text.data(), 1, n, f) == n;
+  for (const auto& [name, t] : tensors) {
+    if (!ok) break;
+    Tensor host = t.to(Device::cpu);
+    ok = std::fwrite(host.raw(), 1, host.nbytes(), f) == host.nbytes();
+  }
+  ok = ok && std::fflush(f) == 0 && fsync(fileno(f)) == 0;
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    std::remove(tmp.c_str());
+    fail("writing ", tmp, " failed: ", std::strerror(errno), " (disk full?); ", path, " is unchanged");
+  }
+  MFD_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename ", tmp, " to ", path, ": ",
+            std::strerror(errno));
+}
+
+SafetensorsContents load_safetensors(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  MFD_CHECK(f, path, ": file not found");
+  const uint64_t size = static_cast<uint64_t>(f.tellg());
+  f.seekg(0);
+  MFD_CHECK(size >= 8, path, ": truncated: ", size, " bytes, shorter than the 8-byte header length");
+  unsigned char len[8];
+  f.read(reinterpret_cast<char*>(len), 8);
+  uint64_t n = 0;
+  for (int b = 0; b < 8; ++b) n |= static_cast<uint64_t>(len[b]) << (8 * b);
+  MFD_CHECK(n <= size - 8, path, ": truncated or corrupted: the header announces ", n, " bytes, the file has ",
+            size - 8, " after the length");
+  std::string text(n, '\0');
+  f.read(text.data(), static_cast<std::streamsize>(n));
+  const uint64_t data_start = 8 + n, data_size = size - data_start;
+
+  SafetensorsContents out;
+  HeaderParser p(text, path);
+  p.object([&](const std::string& name) {
+    if (name == "__metadata__") {
+      p.object([&](const std::string& key) { out.metadata[key] = p.string(); });
+      return;
+    }
+    std::string dtype;
+    std::vector<int64_t> shape, offsets;
+    p.object([&](const std::string& field) {
+      if (field == "dtype") dtype = p.string();
+      else if (field == "shape") shape = p.integers();
+      else if (field == "data_offsets") offsets = p.integers();
+      else p.bad("unknown field '" + field + "' of tensor '" + name + "'");
+    });
+    const DType t = parse_dtype(dtype, path, name);
+    Shape s(shape.begin(), shape.end());
+    MFD_CHECK(offsets.size() == 2 && offsets[1] - offsets[0] == static_cast<int64_t>(s.numel() * dtype_size(t)),
+              path, ": tensor '", name, "' has data_offsets that do not match its shape ", s.str());
+    MFD_CHECK(static_cast<uint64_t>(offsets[1]) <= data_size, path, ": truncated: tensor '", name, "' ends at byte ",
+              data_start + offsets[1], ", the file has ", size);
+    Tensor host = Tensor::empty(s, t);
+    f.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
+    f.read(static_cast<char*>(host.raw()), static_cast<std::streamsize>(host.nbytes()));
+    out.tensors[name] = host;
+  });
+  return out;
+}
+
+}  // namespace mfd

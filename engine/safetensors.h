@@ -1,0 +1,27 @@
+// safetensors files: a little-endian u64 header length, a JSON header mapping each tensor name to
+// {"dtype", "shape", "data_offsets"} (plus a "__metadata__" string map), then the raw
+// little-endian data. Readable by safetensors.torch.load_file.
+#pragma once
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace mfd {
+
+struct SafetensorsContents {
+  std::map<std::string, Tensor> tensors;  // on the CPU
+  std::map<std::string, std::string> metadata;
+};
+
+// Writes atomically: a temporary file beside `path`, fsync, rename. Tensors may be on any device.
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
+// Fails with an Error naming the file (and the tensor) for a missing or truncated file, a
+// malformed header, an unknown dtype, or offsets that do not match the shape.
+SafetensorsContents load_safetensors(const std::string& path);
+
+}  // namespace mfd
