@@ -72,7 +72,7 @@ class MobileNetV2 : public Model {
     auto fc = std::make_shared<Linear>(last, cfg.num_classes, gen);
     gen.normal_(fc->weight(), 0.0, 0.01);
     backend_for(fc->bias()).fill(fc->bias(), 0.0);
-    classifier_->add(std::make_shared<Dropout>(0.2, gen)).add(fc);
+    classifier_->add(std::make_shared<Dropout>(cfg.mobilenet_dropout, gen)).add(fc);
   }
 
   ModelOutput run(const Tensor& x) override {

@@ -17,6 +17,7 @@ struct ModelConfig {
   int image_size = 32;     // 32 (CIFAR): no stem max-pool; 64 (Tiny ImageNet, FaceScrub): kept
   double width = 1.0;      // channel multiplier for small CPU runs
   bool mobilenet_stride1_stem = false;  // MobileNetV2 keeps torchvision's stride-2 stem by default
+  double mobilenet_dropout = 0.2;       // before MobileNetV2's classifier (0 in the parity tests)
 };
 
 struct ModelOutput {

@@ -27,15 +27,25 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "install-deps: missing: ${missing[*]}"
+  if [ "${1:-}" = "--check" ]; then exit 1; fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: run as root:  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  echo "install-deps: installed ${missing[*]}"
 fi
-echo "install-deps: missing: ${missing[*]}"
-if [ "${1:-}" = "--check" ]; then exit 1; fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "install-deps: run as root:  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
-  exit 1
+
+# PyPI packages for the PyTorch parity tests, in .venv beside the sources: Debian's Python
+# refuses system-wide pip installs, and --system-site-packages keeps Debian's torch visible.
+venv="$(cd "$(dirname "$0")/.." && pwd)/.venv"
+if ! "$venv/bin/python" -c "import safetensors, torch, torchvision" 2>/dev/null; then
+  if [ "${1:-}" = "--check" ]; then echo "install-deps: $venv lacks safetensors"; exit 1; fi
+  /usr/bin/python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/python" -m pip install -q safetensors
+  echo "install-deps: made $venv with safetensors"
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
-echo "install-deps: installed ${missing[*]}"
