@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Side-by-side CPU comparison with PyTorch: runs our Google Benchmark programs (bin/bench_conv:
-conv2d forward+backward; bin/bench_mfd: MFD loss forward+backward) and the same cases in
+conv2d forward+backward; bin/bench_mfd: MFD loss forward+backward; bin/bench_models: whole
+networks, forward and forward+backward) and the same cases in
 PyTorch, in the same run and on the same threads, and prints the time ratio ours / PyTorch for
 each (below 1 means we are faster). Ours: median of 3 repetitions; PyTorch: median of --repeats;
 each side's best of two alternating rounds. The PyTorch MFD is the obvious version written with torch
 ops and autograd.
 
-  bench/compare_cpu.py [--threads 2] [--bin bin] [--repeats 20] [--only conv|mfd]
+  bench/compare_cpu.py [--threads 2] [--bin bin] [--repeats 20] [--only conv|mfd|models]
 
 Uses Debian's python3-torch (run with /usr/bin/python3). Refuses to compare against the netlib
 reference BLAS, which makes PyTorch's matrix products about 25x slower here.
@@ -63,6 +64,32 @@ def torch_mfd_case(torch, name, repeats):
     return time_ms(step, max(3, repeats // 4))
 
 
+def torch_model_case(torch, name, repeats):
+    """model_fwd/<model>/w<width> or model_fwd_bwd/...; None where torchvision has no such width."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures"))
+    import torchvision_models
+    kind, model_name, tag = name.split("/")[:3]
+    try:
+        model = torchvision_models.build(model_name, width=float(tag[1:]))
+    except ValueError:
+        return None
+    x = torch.randn(16, 3, 32, 32)
+    labels = torch.arange(16) % 10
+    if kind == "model_fwd":
+        model.eval()
+
+        def step():
+            with torch.no_grad():
+                model(x)
+    else:
+        model.train()
+
+        def step():
+            model.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), labels).backward()
+    return time_ms(step, max(3, repeats // 4))
+
+
 def run_ours(bench, threads, bench_filter):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     out = subprocess.run([bench, "--benchmark_format=json", "--benchmark_filter=" + bench_filter,
@@ -108,11 +135,16 @@ def compare(title, bench, bench_filter, torch_case, torch, args):
             ours[case] = min(ms, ours.get(case, ms))
         for case in ours:
             ms = torch_case(torch, case, args.repeats)
-            theirs[case] = min(ms, theirs.get(case, ms))
-    rows = [(case.split("/")[1], ours[case], theirs[case], ours[case] / theirs[case]) for case in ours]
+            if ms is not None:
+                theirs[case] = min(ms, theirs.get(case, ms))
+    label = (lambda case: "/".join(case.split("/")[:-1])) if "model" in bench_filter else (lambda case: case.split("/")[1])
     print("\n%-40s %10s %10s %8s" % (title, "ours ms", "torch ms", "ratio"))
-    for name, ms, t, ratio in rows:
-        print("%-40s %10.2f %10.2f %8.2f" % (name, ms, t, ratio))
+    for case in ours:
+        if case in theirs:
+            print("%-40s %10.2f %10.2f %8.2f" % (label(case), ours[case], theirs[case], ours[case] / theirs[case]))
+        else:
+            print("%-40s %10.2f %10s %8s" % (label(case), ours[case], "n/a", "n/a"))
+    rows = [(case, ours[case], theirs[case], ours[case] / theirs[case]) for case in ours if case in theirs]
     ratios = [r[3] for r in rows]
     total_ours, total_theirs = sum(r[1] for r in rows), sum(r[2] for r in rows)
     print("total: ours %.1f ms, torch %.1f ms, ratio %.2f; median ratio %.2f, worst %.2f"
@@ -125,7 +157,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bin", default="bin")
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--only", choices=["conv", "mfd"])
+    ap.add_argument("--only", choices=["conv", "mfd", "models"])
     args = ap.parse_args()
     # PyTorch's OpenMP threads would otherwise spin after each op and steal the cores from our
     # benchmark process, which runs right after it.
@@ -137,6 +169,9 @@ def main():
     if args.only in (None, "conv"):
         compare("conv2d fwd+bwd, batch 16", os.path.join(args.bin, "bench_conv"), "conv_fwd_bwd",
                 torch_conv_case, torch, args)
+    if args.only in (None, "models"):
+        compare("model, batch 16, 32x32 (ms per batch)", os.path.join(args.bin, "bench_models"), "model_",
+                torch_model_case, torch, args)
     if args.only in (None, "mfd"):
         bench = os.path.join(args.bin, "bench_mfd")
         ours = compare("MFD loss fwd+bwd (one stage)", bench, "mfd_fwd_bwd", torch_mfd_case, torch, args)
