@@ -1,6 +1,6 @@
 // quickstart: trains SmallCnn on the real Fashion-MNIST data on the CPU and prints the test
 // accuracy. `make quickstart` runs it; the end-to-end test runs it with --epochs 2.
-//   quickstart [--epochs 2] [--batch 32] [--lr 0.02] [--width 32] [--limit-train N]
+//   quickstart [--epochs 2] [--batch 32] [--lr 0.02] [--width 24] [--limit-train N]
 //              [--data-dir /usr/share/datasets/fashion-mnist] [--seed 0]
 #include <chrono>
 #include <cmath>
@@ -20,7 +20,7 @@ using namespace mfd;
 namespace {
 
 struct Options {
-  int epochs = 2, batch = 32, width = 32;
+  int epochs = 2, batch = 32, width = 24;
   double lr = 0.02;
   int64_t limit_train = 0;
   uint64_t seed = 0;

@@ -1,13 +1,11 @@
 // The CPU backend: binds engine/backend.h to the kernels of engine/cpu/, choosing the scalar
 // type, and holds the elementwise loops that are one line each.
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <mutex>
-#include <unordered_map>
 
 #include "engine/backend.h"
+#include "engine/cpu/host_block_cache.h"
 #include "engine/cpu/kernels.h"
 #include "engine/cpu/parallel.h"
 #include "engine/math.h"
@@ -60,61 +58,6 @@ void check_label_range(const char* op, const Tensor& labels, int64_t k) {
 PoolGeometry pool_geometry(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
   return PoolGeometry{x.size(0) * x.size(1), x.size(2), x.size(3), y.size(2), y.size(3), p};
 }
-
-// Freed blocks kept by exact (64-byte rounded) size for reuse: a training step allocates the same
-// sizes every time, and fresh large allocations would each cost their page faults again.
-class HostBlockCache {
- public:
-  static constexpr size_t kMaxCached = size_t(8) << 30;  // beyond this, blocks go back to the system
-
-  void* allocate(size_t bytes) {
-    const size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      auto it = free_.find(rounded);
-      if (it != free_.end()) {
-        void* p = it->second;
-        free_.erase(it);
-        cached_ -= rounded;
-        return p;
-      }
-    }
-    void* p = std::aligned_alloc(64, rounded);
-    if (!p) {
-      release_all();
-      p = std::aligned_alloc(64, rounded);
-    }
-    if (!p)
-      fail("out of host memory allocating ", bytes / (1024.0 * 1024.0),
-           " MiB; lower --batch or the model --width");
-    return p;
-  }
-
-  void deallocate(void* p, size_t bytes) {
-    const size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (cached_ + rounded > kMaxCached) {
-      std::free(p);
-      return;
-    }
-    free_.emplace(rounded, p);
-    cached_ += rounded;
-  }
-
-  void release_all() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [size, p] : free_) std::free(p);
-    free_.clear();
-    cached_ = 0;
-  }
-
-  ~HostBlockCache() { release_all(); }
-
- private:
-  std::mutex mutex_;
-  std::unordered_multimap<size_t, void*> free_;
-  size_t cached_ = 0;
-};
 
 class CpuBackend final : public Backend {
  public:

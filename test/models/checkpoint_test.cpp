@@ -87,7 +87,10 @@ TEST_F(CheckpointTest, BadFilesAreRefusedWithTheirName) {
   EXPECT_NE(msg.find("cut.safetensors: truncated: tensor 'layer4.1.bn2.running_var' ends at byte"), std::string::npos)
       << msg;
 
-  std::ofstream(file("garbage.safetensors"), std::ios::binary) << std::string("\x10\0\0\0\0\0\0\0{\"x\":12345678}", 24);
+  const std::string garbage_header = "{\"x\":12345678}";  // a tensor entry that is not an object
+  std::string garbage(8, '\0');
+  garbage[0] = static_cast<char>(garbage_header.size());
+  std::ofstream(file("garbage.safetensors"), std::ios::binary) << garbage << garbage_header;
   msg = error_message([&] { load_checkpoint(file("garbage.safetensors"), *a, nullptr); });
   EXPECT_NE(msg.find("garbage.safetensors: malformed safetensors header"), std::string::npos) << msg;
 
