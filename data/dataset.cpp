@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include "data/augment.h"
 #include "data/idx.h"
 #include "engine/error.h"
 
@@ -23,17 +24,27 @@ std::vector<int64_t> ImageDataset::class_counts() const {
 }
 
 void make_batch(const ImageDataset& ds, const std::vector<int64_t>& order, int64_t start,
-                int64_t count, Device device, Tensor& images, Tensor& labels) {
+                int64_t count, Device device, Tensor& images, Tensor& labels,
+                const BatchAugmentation* augment) {
   const int64_t size = ds.image_size(), plane = ds.h * ds.w;
   Tensor x = Tensor::empty({count, ds.c, ds.h, ds.w});
   std::vector<int32_t> y(count);
   float* px = x.data<float>();
+#pragma omp parallel for schedule(static) if (count * size > 65536)
   for (int64_t i = 0; i < count; ++i) {
     const int64_t s = order[start + i];
     const uint8_t* src = ds.pixels.data() + s * size;
-    for (int64_t j = 0; j < size; ++j) {
-      const int64_t ch = j / plane;
-      px[i * size + j] = (src[j] / 255.0f - ds.mean[ch]) / ds.std[ch];
+    std::vector<uint8_t> augmented;
+    if (augment) {
+      augmented.resize(size);
+      Augmentation a = augmentation_for(augment->seed, augment->epoch, s, augment->pad);
+      a.flip = a.flip && augment->flip;
+      augment_image(src, ds.c, ds.h, ds.w, augment->pad, a, augmented.data());
+      src = augmented.data();
+    }
+    for (int64_t ch = 0; ch < ds.c; ++ch) {
+      const float mean = ds.mean[ch], std = ds.std[ch];
+      for (int64_t j = ch * plane; j < (ch + 1) * plane; ++j) px[i * size + j] = (src[j] / 255.0f - mean) / std;
     }
     y[i] = ds.labels[s];
   }

@@ -24,9 +24,20 @@ struct ImageDataset {
   std::vector<int64_t> class_counts() const;
 };
 
-// Normalised float32 images and labels of samples order[start, start + count).
+// Training augmentation for make_batch (data/augment.h): pad, random crop and flip, drawn from
+// (seed, epoch, sample index).
+struct BatchAugmentation {
+  uint64_t seed = 0;
+  int epoch = 0;
+  int pad = 4;
+  bool flip = true;
+};
+
+// Normalised float32 images and labels of samples order[start, start + count), augmented when
+// `augment` is given (training) and as stored otherwise (test).
 void make_batch(const ImageDataset& ds, const std::vector<int64_t>& order, int64_t start,
-                int64_t count, Device device, Tensor& images, Tensor& labels);
+                int64_t count, Device device, Tensor& images, Tensor& labels,
+                const BatchAugmentation* augment = nullptr);
 
 // Fashion-MNIST from `dir` (train-images-idx3-ubyte.gz, ...): 28x28 grey, 10 classes; 60,000
 // training and 10,000 test images. A missing file names the layout and the install command.
