@@ -16,6 +16,7 @@ packages=(
   ccache                  # fast rebuilds
   python3-torch python3-torchvision  # the CPU peer of the benchmarks and parity tests
   python3-venv            # a --system-site-packages venv for pip-only packages (safetensors)
+  python3-pil             # scripts/prepare-facescrub.py crops the face boxes
 )
 
 missing=()

@@ -91,3 +91,39 @@ TEST_F(FaceScrubTest, BadInputsSayWhatToDo) {
 
 }  // namespace
 }  // namespace mfd::test
+
+namespace mfd::test {
+namespace {
+
+// scripts/prepare-facescrub.py on local files: one good face, one missing image, one changed one.
+TEST(PrepareFaceScrub, CropsFaceBoxesAndLogsEveryFailure) {
+  const fs::path dir = fs::temp_directory_path() / ("mfd_prepare_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir / "downloads");
+  write_face(dir / "downloads" / "11.png", 60, 200);
+  write_face(dir / "downloads" / "13.png", 60, 100);
+  std::ofstream(dir / "actors.txt") << "name\timage_id\tface_id\turl\tbbox\tsha256\n"
+                                    << "Aaron Eckhart\t1\t11\thttp://example.invalid/a.jpg\t10,5,40,45\t\n"
+                                    << "Aaron Eckhart\t2\t12\thttp://example.invalid/b.jpg\t0,0,10,10\t\n"
+                                    << "Adam Brody\t3\t13\thttp://example.invalid/c.jpg\t0,0,10,10\t" << std::string(64, '0') << "\n";
+  const std::string cmd = "/usr/bin/python3 scripts/prepare-facescrub.py --lists " + (dir / "actors.txt").string() +
+                          " --images " + (dir / "downloads").string() + " --out " + (dir / "facescrub").string() +
+                          " --log " + (dir / "log.txt").string() + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[1024];
+  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  EXPECT_EQ(pclose(pipe), 0) << output;
+  EXPECT_NE(output.find("1 faces written"), std::string::npos) << output;
+  EXPECT_TRUE(fs::exists(dir / "facescrub" / "Aaron_Eckhart" / "11.png"));
+  std::ifstream log(dir / "log.txt");
+  std::string all((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("12\tAaron Eckhart\timage not found"), std::string::npos) << all;
+  EXPECT_NE(all.find("13\tAdam Brody\tSHA-256 differs"), std::string::npos) << all;
+  FaceScrubData d = load_facescrub(dir.string(), {});
+  EXPECT_EQ(d.train.n + d.test.n, 1);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mfd::test
