@@ -1,0 +1,81 @@
+// The batch loader: every sample once per epoch, the partial last batch, drop_last, and batches
+// independent of the number of workers and of resuming mid-epoch.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "data/loader.h"
+#include "test/test_util.h"
+
+namespace mfd::test {
+namespace {
+
+ImageDataset synthetic(int64_t n) {
+  ImageDataset ds;
+  ds.name = "synthetic";
+  ds.n = n;
+  ds.c = 3;
+  ds.h = ds.w = 8;
+  ds.num_classes = 10;
+  ds.mean = {0.5f, 0.5f, 0.5f};
+  ds.std = {0.25f, 0.25f, 0.25f};
+  ds.pixels.resize(n * ds.image_size());
+  for (size_t i = 0; i < ds.pixels.size(); ++i) ds.pixels[i] = static_cast<uint8_t>(i * 31 % 251);
+  for (int64_t i = 0; i < n; ++i) ds.labels.push_back(static_cast<int32_t>(i % 10));
+  return ds;
+}
+
+std::vector<std::vector<double>> epoch_batches(const ImageDataset& ds, LoaderOptions o, int epoch, int64_t first = 0) {
+  BatchLoader loader(ds, o);
+  loader.start_epoch(epoch, first);
+  std::vector<std::vector<double>> out;
+  Tensor x, y;
+  while (loader.next(x, y)) {
+    std::vector<double> v = x.to_vector(), l = y.to_vector();
+    v.insert(v.end(), l.begin(), l.end());
+    out.push_back(v);
+  }
+  return out;
+}
+
+TEST(BatchLoaderTest, EverySampleOnceAndThePartialLastBatch) {
+  ImageDataset ds = synthetic(53);
+  LoaderOptions o;
+  o.batch = 10;
+  o.train = false;
+  BatchLoader loader(ds, o);
+  EXPECT_EQ(loader.batches_per_epoch(), 6);
+  loader.start_epoch(0);
+  Tensor x, y;
+  std::vector<int64_t> sizes;
+  std::vector<double> labels;
+  while (loader.next(x, y)) {
+    sizes.push_back(x.size(0));
+    for (double l : y.to_vector()) labels.push_back(l);
+  }
+  EXPECT_EQ(sizes, (std::vector<int64_t>{10, 10, 10, 10, 10, 3}));
+  for (int64_t i = 0; i < 53; ++i) EXPECT_EQ(labels[i], i % 10) << "evaluation keeps the stored order";
+  o.drop_last = true;
+  EXPECT_EQ(BatchLoader(ds, o).batches_per_epoch(), 5);
+}
+
+TEST(BatchLoaderTest, BatchesDoNotDependOnWorkersOrResuming) {
+  ImageDataset ds = synthetic(77);
+  LoaderOptions o;
+  o.batch = 8;
+  o.seed = 5;
+  o.workers = 0;
+  auto reference = epoch_batches(ds, o, 2);
+  ASSERT_EQ(reference.size(), 10u);
+  for (int workers : {1, 3}) {
+    o.workers = workers;
+    EXPECT_EQ(epoch_batches(ds, o, 2), reference) << workers << " workers";
+  }
+  auto resumed = epoch_batches(ds, o, 2, 6);
+  ASSERT_EQ(resumed.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(resumed[i], reference[6 + i]);
+  EXPECT_NE(epoch_batches(ds, o, 3), reference) << "another epoch, another order and other crops";
+}
+
+}  // namespace
+}  // namespace mfd::test
