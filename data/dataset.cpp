@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <sstream>
+
 #include "data/augment.h"
 #include "data/idx.h"
 #include "engine/error.h"
@@ -21,6 +24,15 @@ std::vector<int64_t> ImageDataset::class_counts() const {
   std::vector<int64_t> counts(num_classes, 0);
   for (int32_t y : labels) ++counts[y];
   return counts;
+}
+
+std::string ImageDataset::summary(const std::string& split) const {
+  std::vector<int64_t> counts = class_counts();
+  const auto [lo, hi] = std::minmax_element(counts.begin(), counts.end());
+  std::ostringstream os;
+  os << name << " " << split << ": " << n << " images " << c << "x" << h << "x" << w << ", " << num_classes
+     << " classes, " << (counts.empty() ? 0 : *lo) << "-" << (counts.empty() ? 0 : *hi) << " per class";
+  return os.str();
 }
 
 void make_batch(const ImageDataset& ds, const std::vector<int64_t>& order, int64_t start,

@@ -22,7 +22,15 @@ struct ImageDataset {
   void truncate(int64_t limit);
   // Samples per class, for the counts printed at load.
   std::vector<int64_t> class_counts() const;
+  // One line for the log: "cifar10 train: 50000 images 3x32x32, 10 classes, 5000-5000 per class".
+  std::string summary(const std::string& split) const;
 };
+
+// The data sets by name: cifar10, cifar100, tinyimagenet, facescrub, fashionmnist (an unknown
+// name lists them). data_dir holds each in its download layout (README); Fashion-MNIST is read
+// from data_dir/fashion-mnist when present, else from Debian's install path.
+ImageDataset load_dataset(const std::string& name, const std::string& data_dir, bool train);
+std::vector<std::string> dataset_names();
 
 // Training augmentation for make_batch (data/augment.h): pad, random crop and flip, drawn from
 // (seed, epoch, sample index).

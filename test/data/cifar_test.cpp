@@ -138,3 +138,17 @@ TEST_F(CifarTest, TestBatchesAreUnchangedAndTrainingBatchesAugmented) {
 
 }  // namespace
 }  // namespace mfd::test
+
+namespace mfd::test {
+namespace {
+
+TEST(DatasetRegistry, NamesSummaryAndUnknownName) {
+  EXPECT_NE(error_message([] { load_dataset("mnist", "data", true); })
+                .find("valid: cifar10, cifar100, tinyimagenet, facescrub, fashionmnist"),
+            std::string::npos);
+  ImageDataset fm = load_dataset("fashionmnist", "/nonexistent", false);  // falls back to Debian's path
+  EXPECT_EQ(fm.summary("test"), "fashionmnist test: 10000 images 1x28x28, 10 classes, 1000-1000 per class");
+}
+
+}  // namespace
+}  // namespace mfd::test
