@@ -66,7 +66,7 @@ ifeq ($(WITH_CUDA),1)
 endif
 
 # --- sources ----------------------------------------------------------------------------------------
-LIB_SRCS := $(wildcard engine/*.cpp engine/ops/*.cpp engine/cpu/*.cpp layers/*.cpp losses/*.cpp \
+LIB_SRCS := $(wildcard engine/*.cpp engine/ops/*.cpp engine/cpu/*.cpp layers/*.cpp losses/*.cpp training/*.cpp \
                        models/*.cpp data/*.cpp)
 CUDA_SRCS := $(if $(filter 1,$(WITH_CUDA)),$(wildcard engine/cuda/*.cu))
 TOOL_SRCS := $(wildcard tools/*.cpp)

@@ -36,23 +36,25 @@ Objective::Objective(const ObjectiveConfig& config, int num_classes, int embeddi
     center_ = register_module("center", std::make_shared<CenterLoss>(num_classes, embedding_dim, config.center_alpha));
 }
 
+Tensor Objective::classification(const Tensor& logits, const Tensor& embedding, const Tensor& labels) {
+  switch (config_.kind) {
+    case LossKind::softmax: return cross_entropy(logits, labels);
+    case LossKind::center:
+      return add(cross_entropy(logits, labels), scale(center_->loss(embedding, labels), config_.center_weight));
+    case LossKind::amsoftmax:
+      return cross_entropy(
+          am_softmax_logits(cosine_logits(embedding, class_weights_), labels, config_.am_scale, config_.am_margin), labels);
+    case LossKind::arcface:
+      return cross_entropy(
+          arcface_logits(cosine_logits(embedding, class_weights_), labels, config_.arc_scale, config_.arc_margin), labels);
+  }
+  fail("unknown loss kind");
+}
+
 Objective::Terms Objective::compute(const Tensor& logits, const Tensor& embedding,
                                     const std::vector<Tensor>& stages, const Tensor& labels) {
   Terms t;
-  switch (config_.kind) {
-    case LossKind::softmax: t.classification = cross_entropy(logits, labels); break;
-    case LossKind::center:
-      t.classification = add(cross_entropy(logits, labels), scale(center_->loss(embedding, labels), config_.center_weight));
-      break;
-    case LossKind::amsoftmax:
-      t.classification = cross_entropy(
-          am_softmax_logits(cosine_logits(embedding, class_weights_), labels, config_.am_scale, config_.am_margin), labels);
-      break;
-    case LossKind::arcface:
-      t.classification = cross_entropy(
-          arcface_logits(cosine_logits(embedding, class_weights_), labels, config_.arc_scale, config_.arc_margin), labels);
-      break;
-  }
+  t.classification = classification(logits, embedding, labels);
   t.total = t.classification;
   if (config_.lambda > 0) {
     std::vector<Tensor> chosen;

@@ -43,6 +43,8 @@ class Objective : public Module {
   // outputs; i32 labels (N).
   Terms compute(const Tensor& logits, const Tensor& embedding, const std::vector<Tensor>& stages,
                 const Tensor& labels);
+  // L_cls alone (evaluation).
+  Tensor classification(const Tensor& logits, const Tensor& embedding, const Tensor& labels);
   // Per-step state after the optimizer step (Center Loss moves its centres).
   void after_step(const Tensor& embedding, const Tensor& labels);
   // The scores whose argmax is the prediction: the logits, or cos(theta) for the margin losses.

@@ -6,9 +6,13 @@ namespace mfd {
 
 namespace {
 
-std::vector<NamedTensor> model_tensors(Module& model) {
-  std::vector<NamedTensor> all = model.named_parameters(), buffers = model.named_buffers();
-  all.insert(all.end(), buffers.begin(), buffers.end());
+std::vector<NamedTensor> part_tensors(const std::vector<CheckpointPart>& parts) {
+  std::vector<NamedTensor> all;
+  for (const CheckpointPart& part : parts) {
+    std::vector<NamedTensor> p = part.module->named_parameters(), b = part.module->named_buffers();
+    p.insert(p.end(), b.begin(), b.end());
+    for (auto& [name, t] : p) all.emplace_back(part.prefix + name, t);
+  }
   return all;
 }
 
@@ -29,16 +33,26 @@ void restore(const std::string& path, SafetensorsContents& file, const std::vect
 
 void save_checkpoint(const std::string& path, Module& model, SGD* optimizer,
                      const std::map<std::string, std::string>& metadata) {
+  save_checkpoint(path, {{"", &model}}, optimizer, metadata);
+}
+
+std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& model, SGD* optimizer) {
+  return load_checkpoint(path, {{"", &model}}, optimizer);
+}
+
+void save_checkpoint(const std::string& path, const std::vector<CheckpointPart>& parts, SGD* optimizer,
+                     const std::map<std::string, std::string>& metadata) {
   std::vector<std::pair<std::string, Tensor>> tensors;
-  for (const auto& [name, t] : model_tensors(model)) tensors.emplace_back(name, *t);
+  for (const auto& [name, t] : part_tensors(parts)) tensors.emplace_back(name, *t);
   if (optimizer)
     for (const auto& [name, t] : optimizer->named_state()) tensors.emplace_back(name, *t);
   save_safetensors(path, tensors, metadata);
 }
 
-std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& model, SGD* optimizer) {
+std::map<std::string, std::string> load_checkpoint(const std::string& path, const std::vector<CheckpointPart>& parts,
+                                                   SGD* optimizer) {
   SafetensorsContents file = load_safetensors(path);
-  restore(path, file, model_tensors(model));
+  restore(path, file, part_tensors(parts));
   if (optimizer) restore(path, file, optimizer->named_state());
   return file.metadata;
 }

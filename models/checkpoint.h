@@ -5,6 +5,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <vector>
 
 #include "engine/optimizer.h"
 #include "layers/module.h"
@@ -18,5 +19,16 @@ void save_checkpoint(const std::string& path, Module& model, SGD* optimizer,
 // the metadata. Refuses, naming the tensor, a checkpoint that lacks one of the model's tensors or
 // holds one of another shape or dtype.
 std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& model, SGD* optimizer);
+
+// Several modules in one file, each under its prefix ("" for the model, so that torchvision can
+// load it; "objective." for a loss's own weights or centres).
+struct CheckpointPart {
+  std::string prefix;
+  Module* module;
+};
+void save_checkpoint(const std::string& path, const std::vector<CheckpointPart>& parts, SGD* optimizer,
+                     const std::map<std::string, std::string>& metadata);
+std::map<std::string, std::string> load_checkpoint(const std::string& path, const std::vector<CheckpointPart>& parts,
+                                                   SGD* optimizer);
 
 }  // namespace mfd

@@ -1,6 +1,10 @@
 #include "test/test_util.h"
 
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "engine/autograd.h"
@@ -146,6 +150,20 @@ void expect_gradients(Device device, const OpFn& op, const std::vector<Tensor>& 
       if (++reported == 5) break;
     }
   }
+}
+
+int run_command(const std::string& command, std::string& output) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return -1;
+  char buffer[4096];
+  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string bin_dir() {
+  const char* dir = std::getenv("MFD_BIN_DIR");
+  return dir ? dir : "bin";
 }
 
 std::string error_message(const std::function<void()>& f) {

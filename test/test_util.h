@@ -51,6 +51,12 @@ void expect_gradients(Device device, const OpFn& op, const std::vector<Tensor>& 
 // Converts a CPU tensor for a test on `device`: floating ones to `dtype`, integer ones as they are.
 Tensor to_test_tensor(const Tensor& t, Device device, DType dtype);
 
+// Runs a shell command, collecting everything it prints (stdout and stderr); returns its exit
+// status (as WEXITSTATUS gives it).
+int run_command(const std::string& command, std::string& output);
+// Where the programs under test are (MFD_BIN_DIR, set by `make test`; default bin).
+std::string bin_dir();
+
 // The file's message of an mfd::Error thrown by f, or "" when none was thrown.
 std::string error_message(const std::function<void()>& f);
 

@@ -5,30 +5,18 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "test/test_util.h"
+
+namespace mfd::test {
 namespace {
-
-std::string bin_dir() {
-  const char* dir = std::getenv("MFD_BIN_DIR");
-  return dir ? dir : "bin";
-}
-
-// Runs a command, returning its exit status and everything it printed.
-int run(const std::string& command, std::string& output) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  char buffer[4096];
-  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
-  return pclose(pipe);
-}
 
 TEST(QuickstartEndToEnd, FashionMnistReaches90PercentIn2Epochs) {
   const auto t0 = std::chrono::steady_clock::now();
   std::string output;
-  int status = run(bin_dir() + "/quickstart --epochs 2", output);
+  int status = run_command(bin_dir() + "/quickstart --epochs 2", output);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(status, 0) << output;
   const size_t at = output.rfind("test accuracy: ");
@@ -43,13 +31,12 @@ TEST(QuickstartEndToEnd, FashionMnistReaches90PercentIn2Epochs) {
 
 TEST(QuickstartEndToEnd, BadFlagsExitWith2AndSayWhy) {
   std::string output;
-  int status = run(bin_dir() + "/quickstart --epoch 2", output);
-  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_EQ(run_command(bin_dir() + "/quickstart --epoch 2", output), 2);
   EXPECT_NE(output.find("unknown flag --epoch"), std::string::npos) << output;
   output.clear();
-  status = run(bin_dir() + "/quickstart --data-dir /nonexistent", output);
-  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_EQ(run_command(bin_dir() + "/quickstart --data-dir /nonexistent", output), 1);
   EXPECT_NE(output.find("apt-get install dataset-fashion-mnist"), std::string::npos) << output;
 }
 
 }  // namespace
+}  // namespace mfd::test

@@ -1,0 +1,233 @@
+#include "training/run_config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+
+#include "data/dataset.h"
+#include "models/model.h"
+
+namespace mfd {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+template <typename T> std::string join_numbers(const std::vector<T>& v) {
+  std::string s;
+  for (T x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+  return s;
+}
+
+// The shortest text that reads back as the same double.
+std::string number(double x) {
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, x).ptr);
+}
+
+double parse_double(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0') throw UsageError("malformed value '" + v + "' for " + flag + " (a number)");
+  return x;
+}
+
+int64_t parse_int(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0') throw UsageError("malformed value '" + v + "' for " + flag + " (an integer)");
+  return x;
+}
+
+std::vector<int> parse_ints(const std::string& flag, const std::string& v) {
+  std::vector<int> out;
+  std::stringstream ss(v);
+  for (std::string item; std::getline(ss, item, ',');) out.push_back(static_cast<int>(parse_int(flag, item)));
+  return out;
+}
+
+bool parse_bool(const std::string& flag, const std::string& v) {
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  throw UsageError("malformed value '" + v + "' for " + flag + " (true or false)");
+}
+
+// Every option: name, whether it takes a value, how to apply it, how to show it, its help.
+struct Option {
+  std::string name;
+  bool takes_value;
+  std::function<void(RunConfig&, const std::string&)> set;
+  std::function<std::string(const RunConfig&)> get;
+  std::string help;
+};
+
+const std::vector<Option>& options() {
+  static const std::vector<Option> all = {
+      {"lambda", true, [](RunConfig& c, const std::string& v) { c.objective.lambda = parse_double("--lambda", v); },
+       [](const RunConfig& c) { return number(c.objective.lambda); }, "MFD weight (the paper: 1; 0 = classification loss only)"},
+      {"mfd-stages", true, [](RunConfig& c, const std::string& v) { c.objective.mfd_stages = parse_ints("--mfd-stages", v); },
+       [](const RunConfig& c) { return join_numbers(c.objective.mfd_stages); }, "stages that get MFD"},
+      {"mfd-center", true, [](RunConfig& c, const std::string& v) {
+         try { c.objective.centering = parse_mfd_centering(v); } catch (const Error& e) { throw UsageError(e.what()); }
+       },
+       [](const RunConfig& c) { return std::string(mfd_centering_name(c.objective.centering)); }, "batch (eq. 6) or channel"},
+      {"loss", true, [](RunConfig& c, const std::string& v) {
+         try { c.objective.kind = parse_loss_kind(v); } catch (const Error& e) { throw UsageError(e.what()); }
+       },
+       [](const RunConfig& c) { return std::string(loss_kind_name(c.objective.kind)); }, "softmax, center, amsoftmax or arcface"},
+      {"center-weight", true, [](RunConfig& c, const std::string& v) { c.objective.center_weight = parse_double("--center-weight", v); },
+       [](const RunConfig& c) { return number(c.objective.center_weight); }, "Center Loss weight lambda_c"},
+      {"center-alpha", true, [](RunConfig& c, const std::string& v) { c.objective.center_alpha = parse_double("--center-alpha", v); },
+       [](const RunConfig& c) { return number(c.objective.center_alpha); }, "Center Loss centre rate alpha"},
+      {"epochs", true, [](RunConfig& c, const std::string& v) { c.epochs = static_cast<int>(parse_int("--epochs", v)); },
+       [](const RunConfig& c) { return std::to_string(c.epochs); }, "epochs"},
+      {"batch", true, [](RunConfig& c, const std::string& v) { c.batch = parse_int("--batch", v); },
+       [](const RunConfig& c) { return std::to_string(c.batch); }, "batch size"},
+      {"lr", true, [](RunConfig& c, const std::string& v) { c.lr = parse_double("--lr", v); },
+       [](const RunConfig& c) { return number(c.lr); }, "initial learning rate"},
+      {"momentum", true, [](RunConfig& c, const std::string& v) { c.momentum = parse_double("--momentum", v); },
+       [](const RunConfig& c) { return number(c.momentum); }, "SGD momentum"},
+      {"wd", true, [](RunConfig& c, const std::string& v) { c.weight_decay = parse_double("--wd", v); },
+       [](const RunConfig& c) { return number(c.weight_decay); }, "weight decay"},
+      {"milestones", true, [](RunConfig& c, const std::string& v) { c.milestones = parse_ints("--milestones", v); },
+       [](const RunConfig& c) { return join_numbers(c.milestones); }, "epochs where the rate is multiplied by --gamma"},
+      {"gamma", true, [](RunConfig& c, const std::string& v) { c.gamma = parse_double("--gamma", v); },
+       [](const RunConfig& c) { return number(c.gamma); }, "rate factor at each milestone"},
+      {"seed", true, [](RunConfig& c, const std::string& v) { c.seed = static_cast<uint64_t>(parse_int("--seed", v)); },
+       [](const RunConfig& c) { return std::to_string(c.seed); }, "seed of initialisation, order and augmentation"},
+      {"device", true, [](RunConfig& c, const std::string& v) {
+         if (v != "auto" && v != "cpu" && v.rfind("cuda", 0) != 0)
+           throw UsageError("unknown device '" + v + "' (valid: auto, cpu, cuda, cuda:N)");
+         c.device = v;
+       },
+       [](const RunConfig& c) { return c.device; }, "auto, cpu, cuda or cuda:N"},
+      {"data-dir", true, [](RunConfig& c, const std::string& v) { c.data_dir = v; },
+       [](const RunConfig& c) { return c.data_dir; }, "folder holding the data sets (README)"},
+      {"out", true, [](RunConfig& c, const std::string& v) { c.out = v; },
+       [](const RunConfig& c) { return c.out; }, "run folder (default runs/MODEL-DATASET-lambdaL-seedS)"},
+      {"resume", false, [](RunConfig& c, const std::string& v) { c.resume = parse_bool("--resume", v); },
+       [](const RunConfig& c) { return c.resume ? "true" : "false"; }, "continue from the run folder's last checkpoint"},
+      {"deterministic", false, [](RunConfig& c, const std::string& v) { c.deterministic = parse_bool("--deterministic", v); },
+       [](const RunConfig& c) { return c.deterministic ? "true" : "false"; }, "deterministic algorithms only (CPU: always)"},
+      {"force", false, [](RunConfig& c, const std::string& v) { c.force = parse_bool("--force", v); },
+       [](const RunConfig& c) { return c.force ? "true" : "false"; }, "overwrite a finished run in --out"},
+      {"width", true, [](RunConfig& c, const std::string& v) { c.width = parse_double("--width", v); },
+       [](const RunConfig& c) { return number(c.width); }, "channel multiplier for small runs"},
+      {"limit-train", true, [](RunConfig& c, const std::string& v) { c.limit_train = parse_int("--limit-train", v); },
+       [](const RunConfig& c) { return std::to_string(c.limit_train); }, "use the first N training samples (0: all)"},
+      {"limit-test", true, [](RunConfig& c, const std::string& v) { c.limit_test = parse_int("--limit-test", v); },
+       [](const RunConfig& c) { return std::to_string(c.limit_test); }, "use the first N test samples (0: all)"},
+      {"eval-every", true, [](RunConfig& c, const std::string& v) { c.eval_every = static_cast<int>(parse_int("--eval-every", v)); },
+       [](const RunConfig& c) { return std::to_string(c.eval_every); }, "evaluate every N epochs (and after the last)"},
+      {"workers", true, [](RunConfig& c, const std::string& v) { c.workers = static_cast<int>(parse_int("--workers", v)); },
+       [](const RunConfig& c) { return std::to_string(c.workers); }, "data loader threads"},
+  };
+  return all;
+}
+
+const Option* find_option(const std::string& name) {
+  for (const Option& o : options())
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+std::string option_list() {
+  std::vector<std::string> names;
+  for (const Option& o : options()) names.push_back("--" + o.name);
+  return join(names);
+}
+
+void validate(RunConfig& c) {
+  const std::vector<std::string> models = model_names(), datasets = dataset_names();
+  if (std::find(models.begin(), models.end(), c.model) == models.end())
+    throw UsageError("unknown model '" + c.model + "' (valid: " + join(models) + ")");
+  if (std::find(datasets.begin(), datasets.end(), c.dataset) == datasets.end())
+    throw UsageError("unknown data set '" + c.dataset + "' (valid: " + join(datasets) + ")");
+  if (c.epochs < 1 || c.batch < 2 || c.lr < 0 || c.width <= 0 || c.eval_every < 1 || c.workers < 0 ||
+      c.objective.lambda < 0)
+    throw UsageError("out of range: needs --epochs >= 1, --batch >= 2, --lr >= 0, --width > 0, --eval-every >= 1, "
+                     "--workers >= 0, --lambda >= 0");
+  for (int s : c.objective.mfd_stages)
+    if (s < 0 || s > 4) throw UsageError("--mfd-stages: stage " + std::to_string(s) + " is outside 0..4");
+  if (c.out.empty())
+    c.out = "runs/" + c.model + "-" + c.dataset + "-lambda" + number(c.objective.lambda) + "-seed" + std::to_string(c.seed);
+}
+
+}  // namespace
+
+std::map<std::string, std::string> RunConfig::to_map() const {
+  std::map<std::string, std::string> m = {{"model", model}, {"dataset", dataset}};
+  for (const Option& o : options()) m[o.name] = o.get(*this);
+  return m;
+}
+
+std::string RunConfig::to_json() const {
+  std::string s = "{";
+  for (const auto& [k, v] : to_map()) s += (s.size() > 1 ? ", " : "") + ("\"" + k + "\": \"" + v + "\"");
+  return s + "}";
+}
+
+RunConfig parse_run_config(int argc, char** argv) {
+  RunConfig c;
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) {
+      positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2), value;
+    const size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    const Option* o = find_option(name);
+    if (!o) throw UsageError("unknown flag --" + name + " (valid: " + option_list() + ")");
+    if (o->takes_value && eq == std::string::npos) {
+      if (i + 1 >= argc) throw UsageError("--" + name + " needs a value");
+      value = argv[++i];
+    } else if (!o->takes_value && eq == std::string::npos) {
+      value = "true";
+    }
+    o->set(c, value);
+  }
+  if (positional.size() != 2)
+    throw UsageError("expected MODEL DATASET, got " + std::to_string(positional.size()) + " positional argument(s)");
+  c.model = positional[0];
+  c.dataset = positional[1];
+  validate(c);
+  return c;
+}
+
+RunConfig run_config_from_map(const std::map<std::string, std::string>& m) {
+  RunConfig c;
+  c.model = m.at("model");
+  c.dataset = m.at("dataset");
+  for (const Option& o : options()) {
+    auto it = m.find(o.name);
+    if (it != m.end()) o.set(c, it->second);
+  }
+  validate(c);
+  return c;
+}
+
+std::string train_usage() {
+  std::ostringstream os;
+  RunConfig d;
+  os << "usage: train MODEL DATASET [options]\n  MODEL: " << join(model_names()) << "\n  DATASET: " << join(dataset_names())
+     << "\noptions (default):\n";
+  for (const Option& o : options()) {
+    std::string v = o.get(d);
+    os << "  --" << o.name << (o.takes_value ? " V" : "") << "  " << o.help << " (" << (v.empty() ? "-" : v) << ")\n";
+  }
+  return os.str();
+}
+
+}  // namespace mfd
