@@ -9,7 +9,6 @@
 #include <set>
 
 #include "data/image_cache.h"
-#include "data/image_decode.h"
 #include "engine/error.h"
 #include "engine/philox.h"
 
@@ -70,29 +69,7 @@ std::vector<std::string> choose_identities(const std::map<std::string, std::vect
 
 ImageDataset decode_all(const std::vector<std::string>& paths, const std::vector<int32_t>& labels, int classes,
                         const std::string& cache) {
-  ImageDataset ds;
-  const uint64_t fingerprint = files_fingerprint(paths) ^ static_cast<uint64_t>(classes);
-  if (!load_image_cache(cache, fingerprint, ds) || ds.labels != labels) {
-    ds.n = static_cast<int64_t>(paths.size());
-    ds.c = 3;
-    ds.h = ds.w = 64;
-    ds.num_classes = classes;
-    ds.labels = labels;
-    ds.pixels.assign(ds.n * ds.image_size(), 0);
-    std::vector<std::string> errors(paths.size());
-#pragma omp parallel for schedule(dynamic, 16)
-    for (int64_t i = 0; i < ds.n; ++i) {
-      try {
-        std::vector<uint8_t> chw = decode_image_chw(paths[i], 64);
-        std::copy(chw.begin(), chw.end(), ds.pixels.begin() + i * ds.image_size());
-      } catch (const Error& e) {
-        errors[i] = e.what();
-      }
-    }
-    for (const std::string& e : errors) MFD_CHECK(e.empty(), "FaceScrub: ", e);
-    if (!save_image_cache(cache, fingerprint, ds))
-      std::fprintf(stderr, "note: could not write the cache %s; decoding again next time\n", cache.c_str());
-  }
+  ImageDataset ds = cached_image_dataset(paths, labels, classes, 64, cache);
   ds.name = "facescrub";
   ds.mean = {0.5f, 0.5f, 0.5f};  // no published constants: the usual symmetric normalisation
   ds.std = {0.5f, 0.5f, 0.5f};

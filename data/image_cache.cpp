@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <fstream>
 
+#include "data/image_decode.h"
+#include "engine/error.h"
+
 namespace mfd {
 
 namespace {
@@ -79,6 +82,33 @@ bool save_image_cache(const std::string& path, uint64_t fingerprint, const Image
     }
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+ImageDataset cached_image_dataset(const std::vector<std::string>& paths, const std::vector<int32_t>& labels,
+                                  int num_classes, int size, const std::string& cache) {
+  ImageDataset ds;
+  const uint64_t fingerprint = files_fingerprint(paths) ^ static_cast<uint64_t>(num_classes);
+  if (load_image_cache(cache, fingerprint, ds) && ds.labels == labels) return ds;
+  ds.n = static_cast<int64_t>(paths.size());
+  ds.c = 3;
+  ds.h = ds.w = size;
+  ds.num_classes = num_classes;
+  ds.labels = labels;
+  ds.pixels.assign(ds.n * ds.image_size(), 0);
+  std::vector<std::string> errors(paths.size());
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t i = 0; i < ds.n; ++i) {
+    try {
+      std::vector<uint8_t> chw = decode_image_chw(paths[i], size);
+      std::copy(chw.begin(), chw.end(), ds.pixels.begin() + i * ds.image_size());
+    } catch (const Error& e) {
+      errors[i] = e.what();  // exceptions must not leave the parallel region
+    }
+  }
+  for (const std::string& e : errors) MFD_CHECK(e.empty(), e);
+  if (!save_image_cache(cache, fingerprint, ds))
+    std::fprintf(stderr, "note: could not write the cache %s; decoding again next time\n", cache.c_str());
+  return ds;
 }
 
 }  // namespace mfd

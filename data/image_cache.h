@@ -19,4 +19,11 @@ bool load_image_cache(const std::string& path, uint64_t fingerprint, ImageDatase
 // Writes atomically; returns false (and writes nothing) where the folder is not writable.
 bool save_image_cache(const std::string& path, uint64_t fingerprint, const ImageDataset& ds);
 
+// The images at `paths` (labels alongside) decoded to 3 x size x size (data/image_decode.h), from
+// the cache at `cache` when it matches the files, else decoded in parallel and cached there.
+// An undecodable image fails with its file named. Sets pixels, labels and sizes, not the name
+// or the normalisation.
+ImageDataset cached_image_dataset(const std::vector<std::string>& paths, const std::vector<int32_t>& labels,
+                                  int num_classes, int size, const std::string& cache);
+
 }  // namespace mfd

@@ -1,14 +1,12 @@
 #include "data/tiny_imagenet.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "data/image_cache.h"
-#include "data/image_decode.h"
 #include "engine/error.h"
 
 namespace mfd {
@@ -72,30 +70,8 @@ ImageDataset load_tiny_imagenet(const std::string& data_dir, bool train) {
     }
   }
 
-  ImageDataset ds;
   const std::string cache = (root / (train ? "mfd-cache-train.bin" : "mfd-cache-val.bin")).string();
-  const uint64_t fingerprint = files_fingerprint(paths);
-  if (!load_image_cache(cache, fingerprint, ds)) {
-    ds.n = static_cast<int64_t>(paths.size());
-    ds.c = 3;
-    ds.h = ds.w = 64;
-    ds.num_classes = static_cast<int>(wnids.size());
-    ds.labels = labels;
-    ds.pixels.resize(ds.n * ds.image_size());
-    std::vector<std::string> errors(paths.size());
-#pragma omp parallel for schedule(dynamic, 64)
-    for (int64_t i = 0; i < ds.n; ++i) {
-      try {
-        std::vector<uint8_t> chw = decode_image_chw(paths[i], 64);
-        std::copy(chw.begin(), chw.end(), ds.pixels.begin() + i * ds.image_size());
-      } catch (const Error& e) {
-        errors[i] = e.what();  // exceptions must not leave the parallel region
-      }
-    }
-    for (const std::string& e : errors) MFD_CHECK(e.empty(), "Tiny ImageNet: ", e);
-    if (!save_image_cache(cache, fingerprint, ds))
-      std::fprintf(stderr, "note: could not write the cache %s; decoding again next time\n", cache.c_str());
-  }
+  ImageDataset ds = cached_image_dataset(paths, labels, static_cast<int>(wnids.size()), 64, cache);
   ds.name = "tinyimagenet";
   ds.mean = {0.4802f, 0.4481f, 0.3975f};
   ds.std = {0.2302f, 0.2265f, 0.2262f};

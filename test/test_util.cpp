@@ -1,6 +1,7 @@
 #include "test/test_util.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -150,6 +151,19 @@ void expect_gradients(Device device, const OpFn& op, const std::vector<Tensor>& 
       if (++reported == 5) break;
     }
   }
+}
+
+TempDir::TempDir(const std::string& tag) {
+  static int count = 0;
+  path_ = std::filesystem::temp_directory_path() /
+          ("mfd_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(count++));
+  std::filesystem::remove_all(path_);
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
 }
 
 int run_command(const std::string& command, std::string& output) {

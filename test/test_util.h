@@ -3,6 +3,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -50,6 +51,19 @@ void expect_gradients(Device device, const OpFn& op, const std::vector<Tensor>& 
 
 // Converts a CPU tensor for a test on `device`: floating ones to `dtype`, integer ones as they are.
 Tensor to_test_tensor(const Tensor& t, Device device, DType dtype);
+
+// A fresh folder under the system's temporary directory, removed with the object.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // Runs a shell command, collecting everything it prints (stdout and stderr); returns its exit
 // status (as WEXITSTATUS gives it).

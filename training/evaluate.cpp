@@ -26,12 +26,7 @@ Evaluation evaluate_checkpoint(const std::string& path, const std::string& data_
   ImageDataset test = load_dataset(cfg.dataset, cfg.data_dir, false);
   test.truncate(cfg.limit_test);
   Generator gen(cfg.seed);
-  ModelConfig mc;
-  mc.num_classes = test.num_classes;
-  mc.in_channels = static_cast<int>(test.c);
-  mc.image_size = static_cast<int>(test.h);
-  mc.width = cfg.width;
-  auto model = make_model(cfg.model, mc, gen);
+  auto model = make_model(cfg.model, model_config_for(cfg, test), gen);
   Objective objective(cfg.objective, test.num_classes, model->embedding_dim(), gen);
   load_checkpoint(ev.checkpoint, {{"", model.get()}, {"objective.", &objective}}, nullptr);
   model->eval();

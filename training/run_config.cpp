@@ -206,6 +206,15 @@ RunConfig parse_run_config(int argc, char** argv) {
   return c;
 }
 
+ModelConfig model_config_for(const RunConfig& config, const ImageDataset& data) {
+  ModelConfig mc;
+  mc.num_classes = data.num_classes;
+  mc.in_channels = static_cast<int>(data.c);
+  mc.image_size = static_cast<int>(data.h);
+  mc.width = config.width;
+  return mc;
+}
+
 RunConfig run_config_from_map(const std::map<std::string, std::string>& m) {
   RunConfig c;
   c.model = m.at("model");

@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "data/dataset.h"
 #include "losses/objective.h"
+#include "models/model.h"
 
 namespace mfd {
 
@@ -37,6 +39,8 @@ struct UsageError : Error {
   using Error::Error;
 };
 RunConfig parse_run_config(int argc, char** argv);
+// The model configuration of a run: classes, channels and image size from its data set.
+ModelConfig model_config_for(const RunConfig& config, const ImageDataset& data);
 RunConfig run_config_from_map(const std::map<std::string, std::string>& m);
 std::string train_usage();
 

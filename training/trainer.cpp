@@ -121,12 +121,7 @@ int run_training(const RunConfig& cfg, const std::string& command_line) {
   std::printf("%s\n%s\n", train.summary("train").c_str(), test.summary("test").c_str());
 
   Generator gen(cfg.seed);
-  ModelConfig mc;
-  mc.num_classes = train.num_classes;
-  mc.in_channels = static_cast<int>(train.c);
-  mc.image_size = static_cast<int>(train.h);
-  mc.width = cfg.width;
-  std::shared_ptr<Model> model = make_model(cfg.model, mc, gen);
+  std::shared_ptr<Model> model = make_model(cfg.model, model_config_for(cfg, train), gen);
   Objective objective(cfg.objective, train.num_classes, model->embedding_dim(), gen);
   model->to(device);
   objective.to(device);

@@ -31,7 +31,6 @@ void write_cifar(const fs::path& path, int records, int label_bytes, int first_l
 class CifarTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mfd_cifar_test_" + std::to_string(::getpid()));
     fs::create_directories(dir_ / "cifar-10-batches-bin");
     fs::create_directories(dir_ / "cifar-100-binary");
     for (int b = 1; b <= 5; ++b)
@@ -40,8 +39,8 @@ class CifarTest : public ::testing::Test {
     write_cifar(dir_ / "cifar-100-binary" / "train.bin", 5, 2, 95, 100);
     write_cifar(dir_ / "cifar-100-binary" / "test.bin", 2, 2, 0, 100);
   }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  TempDir tmp_{"cifar_test"};
+  const fs::path dir_ = tmp_.path();
 };
 
 TEST_F(CifarTest, ReadsPixelsLabelsAndCounts) {

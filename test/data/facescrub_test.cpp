@@ -23,7 +23,6 @@ void write_face(const fs::path& path, int size, uint8_t value) {
 class FaceScrubTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mfd_facescrub_test_" + std::to_string(::getpid()));
     root_ = dir_ / "facescrub";
     // Alice 10 images, Bob 5, Carol 5, Dave 2: with 3 identities, Dave is left out and the tie
     // between Bob and Carol keeps both.
@@ -31,8 +30,9 @@ class FaceScrubTest : public ::testing::Test {
     for (const auto& [name, count] : people)
       for (int i = 0; i < count; ++i) write_face(root_ / name / (std::to_string(i) + ".png"), 40 + i, static_cast<uint8_t>(i));
   }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_, root_;
+  TempDir tmp_{"facescrub_test"};
+  const fs::path dir_ = tmp_.path();
+  fs::path root_;
 };
 
 TEST_F(FaceScrubTest, MostImagedIdentitiesAndASeededSplit) {
@@ -97,7 +97,8 @@ namespace {
 
 // scripts/prepare-facescrub.py on local files: one good face, one missing image, one changed one.
 TEST(PrepareFaceScrub, CropsFaceBoxesAndLogsEveryFailure) {
-  const fs::path dir = fs::temp_directory_path() / ("mfd_prepare_test_" + std::to_string(::getpid()));
+  TempDir tmp("prepare_test");
+  const fs::path dir = tmp.path();
   fs::create_directories(dir / "downloads");
   write_face(dir / "downloads" / "11.png", 60, 200);
   write_face(dir / "downloads" / "13.png", 60, 100);
@@ -122,7 +123,6 @@ TEST(PrepareFaceScrub, CropsFaceBoxesAndLogsEveryFailure) {
   EXPECT_NE(all.find("13\tAdam Brody\tSHA-256 differs"), std::string::npos) << all;
   FaceScrubData d = load_facescrub(dir.string(), {});
   EXPECT_EQ(d.train.n + d.test.n, 1);
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -35,12 +35,8 @@ void write_gz(const fs::path& p, const std::vector<uint8_t>& bytes) {
 
 class IdxTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mfd_idx_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  TempDir tmp_{"idx_test"};
+  const fs::path dir_ = tmp_.path();
 };
 
 TEST_F(IdxTest, ReadsGzippedAndPlainFiles) {

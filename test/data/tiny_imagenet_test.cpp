@@ -34,7 +34,6 @@ void write_image(const fs::path& path, int size, int channels, uint8_t r, uint8_
 class TinyImageNetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mfd_tiny_test_" + std::to_string(::getpid()));
     root_ = dir_ / "tiny-imagenet-200";
     fs::create_directories(root_);
     std::ofstream(root_ / "wnids.txt") << "n02\nn01\n";  // unsorted on purpose: labels follow the sorted order
@@ -46,9 +45,10 @@ class TinyImageNetTest : public ::testing::Test {
     write_image(root_ / "val/images/val_1.JPEG", 64, 3, 9, 9, 9);
     std::ofstream(root_ / "val/val_annotations.txt") << "val_0.png\tn02\t0\t0\t63\t63\nval_1.JPEG\tn01\t0\t0\t63\t63\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
   uint8_t pixel(const ImageDataset& ds, int64_t i, int c, int p) const { return ds.pixels[i * ds.image_size() + c * 4096 + p]; }
-  fs::path dir_, root_;
+  TempDir tmp_{"tiny_test"};
+  const fs::path dir_ = tmp_.path();
+  fs::path root_;
 };
 
 TEST_F(TinyImageNetTest, LoadsPixelsLabelsAndTheValidationSet) {

@@ -19,11 +19,6 @@ namespace fs = std::filesystem;
 
 class CheckpointTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mfd_ckpt_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string file(const std::string& name) const { return (dir_ / name).string(); }
 
   static std::shared_ptr<Model> model(const std::string& name, uint64_t seed, double width = 0.25) {
@@ -32,7 +27,8 @@ class CheckpointTest : public ::testing::Test {
     cfg.width = width;
     return make_model(name, cfg, gen);
   }
-  fs::path dir_;
+  TempDir tmp_{"ckpt_test"};
+  const fs::path dir_ = tmp_.path();
 };
 
 TEST_F(CheckpointTest, RoundTripIsBitIdentical) {

@@ -31,15 +31,11 @@ std::string metrics_without_timing(const fs::path& run) {
 
 class TrainTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mfd_train_test_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   int train(const std::string& args, std::string& output, const std::string& env = "") {
     return run_command(env + " " + bin_dir() + "/train" + args, output);
   }
-  fs::path dir_;
+  TempDir tmp_{"train_test"};
+  const fs::path dir_ = tmp_.path();
 };
 
 TEST_F(TrainTest, ARunWritesItsFilesAndEvaluateAgrees) {
