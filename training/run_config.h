@@ -43,5 +43,7 @@ RunConfig parse_run_config(int argc, char** argv);
 ModelConfig model_config_for(const RunConfig& config, const ImageDataset& data);
 RunConfig run_config_from_map(const std::map<std::string, std::string>& m);
 std::string train_usage();
+// s as a JSON string literal, quotes included.
+std::string json_quote(const std::string& s);
 
 }  // namespace mfd

@@ -1,7 +1,9 @@
 #include "training/trainer.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -81,6 +83,36 @@ double peak_host_mib() {
   return u.ru_maxrss / 1024.0;
 }
 
+// The source's commit (and "-dirty" with uncommitted changes), or "unknown" outside a checkout.
+std::string git_commit() {
+  std::string out;
+  if (FILE* p = popen("git rev-parse HEAD 2>/dev/null && (git diff --quiet HEAD 2>/dev/null || echo -dirty)", "r")) {
+    char buf[128];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    pclose(p);
+  }
+  out.erase(std::remove(out.begin(), out.end(), '\n'), out.end());
+  return out.empty() ? "unknown" : out;
+}
+
+// Progress within an epoch: a bar redrawn in place on a terminal, a plain line every 50 steps
+// otherwise (logs, CI).
+void progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, double acc, double images_per_s,
+              double eta_seconds) {
+  static const bool terminal = isatty(fileno(stdout));
+  if (terminal) {
+    const int width = 30, filled = static_cast<int>(width * step / std::max<int64_t>(1, steps));
+    std::printf("\repoch %d/%d [%s%s] %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %.0f s ", epoch, epochs,
+                std::string(filled, '=').c_str(), std::string(width - filled, ' ').c_str(), static_cast<long long>(step),
+                static_cast<long long>(steps), loss, 100 * acc, images_per_s, eta_seconds);
+    if (step == steps) std::printf("\n");
+  } else if (step % 50 == 0 || step == steps) {
+    std::printf("epoch %d/%d step %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %.0f s\n", epoch, epochs,
+                static_cast<long long>(step), static_cast<long long>(steps), loss, 100 * acc, images_per_s, eta_seconds);
+  }
+  std::fflush(stdout);
+}
+
 Device resolve_device(const std::string& name) {
   std::string why;
   const bool cuda = cuda_available(&why);
@@ -108,7 +140,9 @@ int run_training(const RunConfig& cfg, const std::string& command_line) {
   fs::create_directories(out);
   const bool resuming = fs::exists(last);
   if (!resuming) {
-    std::ofstream(out / "config.json") << cfg.to_json() << "\n";
+    std::string json = cfg.to_json();
+    json.insert(json.size() - 1, ", \"git_commit\": " + json_quote(git_commit()) + ", \"command\": " + json_quote(command_line));
+    std::ofstream(out / "config.json") << json << "\n";
     std::ofstream(out / "metrics.jsonl", std::ios::trunc);
   }
   std::printf("config: %s\n", cfg.to_json().c_str());
@@ -221,11 +255,9 @@ int run_training(const RunConfig& cfg, const std::string& command_line) {
       }
       sums.seen += n;
       images += x.size(0);
-      if ((step + 1) % 50 == 0 || step + 1 == steps)
-        std::printf("epoch %d/%d step %lld/%lld loss %.4f acc %.2f%% %.0f img/s\n", epoch + 1, cfg.epochs,
-                    static_cast<long long>(step + 1), static_cast<long long>(steps), sums.loss / sums.seen,
-                    100.0 * sums.correct / sums.seen, images / seconds_since(t_epoch));
-      std::fflush(stdout);
+      const double rate = images / seconds_since(t_epoch);
+      progress(epoch + 1, cfg.epochs, step + 1, steps, sums.loss / sums.seen, sums.correct / sums.seen, rate,
+               ((steps - step - 1) * static_cast<double>(cfg.batch) + (cfg.epochs - epoch - 1) * static_cast<double>(train.n)) / rate);
       if (epoch * steps + step == term_step) std::raise(SIGTERM);
       if (g_signals > 0) {
         checkpoint(last, epoch, step + 1, &sums);
