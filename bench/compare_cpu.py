@@ -7,7 +7,7 @@ each (below 1 means we are faster). Ours: median of 3 repetitions; PyTorch: medi
 each side's best of two alternating rounds. The PyTorch MFD is the obvious version written with torch
 ops and autograd.
 
-  bench/compare_cpu.py [--threads 2] [--bin bin] [--repeats 20] [--only conv|mfd|models]
+  bench/compare_cpu.py [--threads 2] [--bin bin] [--repeats 20] [--only conv|mfd|models|step]
 
 Uses Debian's python3-torch (run with /usr/bin/python3). Refuses to compare against the netlib
 reference BLAS, which makes PyTorch's matrix products about 25x slower here.
@@ -90,6 +90,55 @@ def torch_model_case(torch, name, repeats):
     return time_ms(step, max(3, repeats // 4))
 
 
+def stage_modules(model, name):
+    """The modules whose outputs are mfd's 5 stage outputs (models/*.cpp); for densenet121 the
+    last one is norm5, whose output torchvision passes through a functional ReLU."""
+    if name.startswith("res"):
+        return [model.maxpool, model.layer1, model.layer2, model.layer3, model.layer4]
+    if name == "densenet121":
+        f = model.features
+        return [f.pool0, f.denseblock1, f.denseblock2, f.denseblock3, f.norm5]
+    return [model.features[i] for i in (1, 3, 6, 13, 18)]
+
+
+def torch_mfd(x):
+    """The obvious MFD of one stage output (as torch_mfd_case)."""
+    d = x.shape[1]
+    y = (x - x.mean(0, keepdim=True)).transpose(0, 1).reshape(d, -1)
+    s = y @ y.t()
+    norm = s.diagonal().clamp_min(1e-12).sqrt()
+    f = s / (norm[:, None] * norm[None, :])
+    return ((f - torch_mfd.torch.diag(f.diagonal())) ** 2).sum() / (d * (d - 1))
+
+
+def torch_train_step_case(torch, name, repeats):
+    """train_step/<model>/w1.00/lambda<L>: forward with stage taps, CE + L * MFD, backward, SGD."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures"))
+    import torchvision_models
+    _, model_name, _, tag = name.split("/")[:4]
+    lam = float(tag[len("lambda"):])
+    model = torchvision_models.build(model_name)
+    model.train()
+    taps = []
+    for m in stage_modules(model, model_name):
+        m.register_forward_hook(lambda mod, inp, out: taps.append(out))
+    torch_mfd.torch = torch
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.randn(16, 3, 32, 32)
+    labels = torch.arange(16) % 10
+
+    def step():
+        taps.clear()
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), labels)
+        if lam > 0:
+            stages = taps[:4] + [torch.relu(taps[4])] if model_name == "densenet121" else taps
+            loss = loss + lam * sum(torch_mfd(s) for s in stages)
+        loss.backward()
+        opt.step()
+    return time_ms(step, 3)
+
+
 def run_ours(bench, threads, bench_filter):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     out = subprocess.run([bench, "--benchmark_format=json", "--benchmark_filter=" + bench_filter,
@@ -137,7 +186,8 @@ def compare(title, bench, bench_filter, torch_case, torch, args):
             ms = torch_case(torch, case, args.repeats)
             if ms is not None:
                 theirs[case] = min(ms, theirs.get(case, ms))
-    label = (lambda case: "/".join(case.split("/")[:-1])) if "model" in bench_filter else (lambda case: case.split("/")[1])
+    label = ((lambda case: "/".join(p for p in case.split("/")[:-1] if not p.startswith("min_time")))
+             if "model" in bench_filter or "step" in bench_filter else (lambda case: case.split("/")[1]))
     print("\n%-40s %10s %10s %8s" % (title, "ours ms", "torch ms", "ratio"))
     for case in ours:
         if case in theirs:
@@ -157,7 +207,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bin", default="bin")
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--only", choices=["conv", "mfd", "models"])
+    ap.add_argument("--only", choices=["conv", "mfd", "models", "step"])
     args = ap.parse_args()
     # PyTorch's OpenMP threads would otherwise spin after each op and steal the cores from our
     # benchmark process, which runs right after it.
@@ -172,6 +222,9 @@ def main():
     if args.only in (None, "models"):
         compare("model, batch 16, 32x32 (ms per batch)", os.path.join(args.bin, "bench_models"), "model_",
                 torch_model_case, torch, args)
+    if args.only in (None, "step"):
+        compare("training step, batch 16, +/- MFD (ms)", os.path.join(args.bin, "bench_models"), "train_step",
+                torch_train_step_case, torch, args)
     if args.only in (None, "mfd"):
         bench = os.path.join(args.bin, "bench_mfd")
         ours = compare("MFD loss fwd+bwd (one stage)", bench, "mfd_fwd_bwd", torch_mfd_case, torch, args)
