@@ -298,7 +298,7 @@ int run_training(const RunConfig& cfg, const std::string& command_line) {
     const bool improved = std::isfinite(test_acc) && test_acc > best_acc;
     if (improved) best_acc = test_acc;
     checkpoint(last, epoch + 1, 0, nullptr);
-    if (improved) fs::copy_file(last, best, fs::copy_options::overwrite_existing);
+    if (improved) checkpoint(best, epoch + 1, 0, nullptr);  // written atomically as well
   }
 
   // The curves from metrics.jsonl (which a resumed run shares with its first part).
