@@ -1,5 +1,7 @@
 #include "engine/safetensors.h"
 
+#include "engine/json.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -20,15 +22,6 @@ const char* dtype_tag(DType t) {
     case DType::i64: return "I64";
   }
   return "?";
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
 }
 
 // A reader for the JSON subset safetensors headers use: objects, strings, arrays of integers.
@@ -112,7 +105,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
     header << "\"__metadata__\":{";
     bool first = true;
     for (const auto& [k, v] : metadata) {
-      header << (first ? "" : ",") << json_string(k) << ":" << json_string(v);
+      header << (first ? "" : ",") << json_quote(k) << ":" << json_quote(v);
       first = false;
     }
     header << "}";
@@ -120,7 +113,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
   size_t offset = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i].second;
-    header << (i || !metadata.empty() ? "," : "") << json_string(tensors[i].first) << ":{\"dtype\":\""
+    header << (i || !metadata.empty() ? "," : "") << json_quote(tensors[i].first) << ":{\"dtype\":\""
            << dtype_tag(t.dtype()) << "\",\"shape\":[";
     for (int d = 0; d < t.ndim(); ++d) header << (d ? "," : "") << t.size(d);
     header << "],\"data_offsets\":[" << offset << "," << offset + t.nbytes() << "]}";

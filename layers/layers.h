@@ -122,8 +122,6 @@ class Sequential : public Module {
     for (auto& [name, child] : children()) y = child->forward(y);
     return y;
   }
-  // The children in order, for models that run them one by one and tap outputs between them.
-  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children_list() const { return children(); }
 
  private:
   int size_ = 0;

@@ -39,6 +39,9 @@ class Module {
   // are host-side counters and stay on the CPU, so a training step never copies them back.
   void to(Device device);
   void to(DType dtype);             // converts floating parameters and buffers
+  // The direct children in registration order (models that tap outputs between them run them
+  // one by one).
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 
  protected:
   Tensor& register_parameter(const std::string& name, Tensor value);
@@ -49,7 +52,6 @@ class Module {
   }
   // An undefined tensor for optional parameters (a convolution without bias) to refer to.
   Tensor& unset_tensor() { return unset_; }
-  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
 
  private:
   void collect(const std::string& prefix, bool buffers, std::vector<NamedTensor>& out);

@@ -80,7 +80,7 @@ class MobileNetV2 : public Model {
     ModelOutput out;
     Tensor h = x;
     int next = 0;
-    for (const auto& [name, child] : features_children()) {
+    for (const auto& [name, child] : features_->children()) {
       h = child->forward(h);
       if (++next == kStageEnds[out.stages.size()]) out.stages.push_back(h);
     }
@@ -91,9 +91,6 @@ class MobileNetV2 : public Model {
   int embedding_dim() const override { return embedding_dim_; }
 
  private:
-  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& features_children() const {
-    return features_->children_list();
-  }
   int embedding_dim_ = 0;
   std::shared_ptr<Sequential> features_, classifier_;
 };

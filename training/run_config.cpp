@@ -167,15 +167,6 @@ std::map<std::string, std::string> RunConfig::to_map() const {
   return m;
 }
 
-std::string json_quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string RunConfig::to_json() const {
   std::string s = "{";
   for (const auto& [k, v] : to_map()) s += (s.size() > 1 ? ", " : "") + json_quote(k) + ": " + json_quote(v);

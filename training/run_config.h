@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "engine/json.h"
 #include "losses/objective.h"
 #include "models/model.h"
 
@@ -43,7 +44,5 @@ RunConfig parse_run_config(int argc, char** argv);
 ModelConfig model_config_for(const RunConfig& config, const ImageDataset& data);
 RunConfig run_config_from_map(const std::map<std::string, std::string>& m);
 std::string train_usage();
-// s as a JSON string literal, quotes included.
-std::string json_quote(const std::string& s);
 
 }  // namespace mfd
