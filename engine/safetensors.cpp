@@ -24,71 +24,6 @@ const char* dtype_tag(DType t) {
   return "?";
 }
 
-// A reader for the JSON subset safetensors headers use: objects, strings, arrays of integers.
-class HeaderParser {
- public:
-  HeaderParser(const std::string& text, const std::string& path) : s_(text), path_(path) {}
-
-  void expect(char c) {
-    skip_space();
-    if (i_ >= s_.size() || s_[i_] != c) bad(std::string("expected '") + c + "'");
-    ++i_;
-  }
-  bool peek(char c) {
-    skip_space();
-    return i_ < s_.size() && s_[i_] == c;
-  }
-  std::string string() {
-    expect('"');
-    std::string out;
-    while (i_ < s_.size() && s_[i_] != '"') {
-      if (s_[i_] == '\\' && i_ + 1 < s_.size()) ++i_;
-      out += s_[i_++];
-    }
-    expect('"');
-    return out;
-  }
-  int64_t integer() {
-    skip_space();
-    size_t start = i_;
-    while (i_ < s_.size() && (isdigit(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-')) ++i_;
-    if (start == i_) bad("expected an integer");
-    return std::stoll(s_.substr(start, i_ - start));
-  }
-  std::vector<int64_t> integers() {
-    std::vector<int64_t> out;
-    expect('[');
-    while (!peek(']')) {
-      out.push_back(integer());
-      if (peek(',')) expect(',');
-    }
-    expect(']');
-    return out;
-  }
-  // Calls f(key) for each key of an object; f must consume the value.
-  template <typename F> void object(F f) {
-    expect('{');
-    while (!peek('}')) {
-      std::string key = string();
-      expect(':');
-      f(key);
-      if (peek(',')) expect(',');
-    }
-    expect('}');
-  }
-  [[noreturn]] void bad(const std::string& what) {
-    fail(path_, ": malformed safetensors header at byte ", i_, ": ", what);
-  }
-
- private:
-  void skip_space() {
-    while (i_ < s_.size() && isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
-  }
-  const std::string& s_;
-  const std::string& path_;
-  size_t i_ = 0;
-};
-
 DType parse_dtype(const std::string& tag, const std::string& path, const std::string& name) {
   for (DType t : {DType::f32, DType::f64, DType::i32, DType::i64})
     if (tag == dtype_tag(t)) return t;
@@ -162,22 +97,24 @@ SafetensorsContents load_safetensors(const std::string& path) {
   const uint64_t data_start = 8 + n, data_size = size - data_start;
 
   SafetensorsContents out;
-  HeaderParser p(text, path);
-  p.object([&](const std::string& name) {
+  const Json header = parse_json(text, path);
+  MFD_CHECK(header.kind == Json::Kind::object, path, ": malformed safetensors header: not a JSON object");
+  for (const auto& [name, entry] : header.fields) {
+    MFD_CHECK(entry.kind == Json::Kind::object, path, ": malformed safetensors header: entry '", name,
+              "' is not an object");
     if (name == "__metadata__") {
-      p.object([&](const std::string& key) { out.metadata[key] = p.string(); });
-      return;
+      for (const auto& [key, value] : entry.fields) out.metadata[key] = value.text;
+      continue;
     }
-    std::string dtype;
-    std::vector<int64_t> shape, offsets;
-    p.object([&](const std::string& field) {
-      if (field == "dtype") dtype = p.string();
-      else if (field == "shape") shape = p.integers();
-      else if (field == "data_offsets") offsets = p.integers();
-      else p.bad("unknown field '" + field + "' of tensor '" + name + "'");
-    });
-    const DType t = parse_dtype(dtype, path, name);
-    Shape s(shape.begin(), shape.end());
+    for (const auto& [field, v] : entry.fields)
+      MFD_CHECK(field == "dtype" || field == "shape" || field == "data_offsets", path,
+                ": malformed safetensors header: unknown field '", field, "' of tensor '", name, "'");
+    const DType t = parse_dtype(entry.has("dtype") ? entry.at("dtype").text : "", path, name);
+    Shape s;
+    for (double d : entry.has("shape") ? entry.at("shape").numbers() : std::vector<double>{}) s.push_back(static_cast<int64_t>(d));
+    std::vector<int64_t> offsets;
+    for (double d : entry.has("data_offsets") ? entry.at("data_offsets").numbers() : std::vector<double>{})
+      offsets.push_back(static_cast<int64_t>(d));
     MFD_CHECK(offsets.size() == 2 && offsets[1] - offsets[0] == static_cast<int64_t>(s.numel() * dtype_size(t)),
               path, ": tensor '", name, "' has data_offsets that do not match its shape ", s.str());
     MFD_CHECK(static_cast<uint64_t>(offsets[1]) <= data_size, path, ": truncated: tensor '", name, "' ends at byte ",
@@ -186,7 +123,7 @@ SafetensorsContents load_safetensors(const std::string& path) {
     f.seekg(static_cast<std::streamoff>(data_start + offsets[0]));
     f.read(static_cast<char*>(host.raw()), static_cast<std::streamsize>(host.nbytes()));
     out.tensors[name] = host;
-  });
+  }
   return out;
 }
 

@@ -1,10 +1,14 @@
 #include "training/evaluate.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "data/loader.h"
 #include "engine/autograd.h"
+#include "engine/json.h"
 #include "engine/safetensors.h"
 #include "losses/mfd.h"
 #include "models/checkpoint.h"
@@ -13,23 +17,33 @@
 
 namespace mfd {
 
-Evaluation evaluate_checkpoint(const std::string& path, const std::string& data_dir_override) {
-  Evaluation ev;
-  ev.checkpoint = std::filesystem::is_directory(path) ? path + "/last.safetensors" : path;
+LoadedRun load_run(const std::string& path, const std::string& data_dir_override) {
+  LoadedRun run;
+  run.checkpoint = std::filesystem::is_directory(path) ? path + "/last.safetensors" : path;
   std::map<std::string, std::string> config;
-  for (const auto& [k, v] : load_safetensors(ev.checkpoint).metadata)
+  for (const auto& [k, v] : load_safetensors(run.checkpoint).metadata)
     if (k.rfind("config.", 0) == 0) config[k.substr(7)] = v;
-  MFD_CHECK(config.count("model"), ev.checkpoint, ": no run configuration in its metadata (not written by bin/train?)");
-  RunConfig cfg = run_config_from_map(config);
-  if (!data_dir_override.empty()) cfg.data_dir = data_dir_override;
+  MFD_CHECK(config.count("model"), run.checkpoint, ": no run configuration in its metadata (not written by bin/train?)");
+  run.config = run_config_from_map(config);
+  if (!data_dir_override.empty()) run.config.data_dir = data_dir_override;
+  run.test = load_dataset(run.config.dataset, run.config.data_dir, false);
+  run.test.truncate(run.config.limit_test);
+  Generator gen(run.config.seed);
+  run.model = make_model(run.config.model, model_config_for(run.config, run.test), gen);
+  run.objective = std::make_unique<Objective>(run.config.objective, run.test.num_classes, run.model->embedding_dim(), gen);
+  load_checkpoint(run.checkpoint, {{"", run.model.get()}, {"objective.", run.objective.get()}}, nullptr);
+  run.model->eval();
+  return run;
+}
 
-  ImageDataset test = load_dataset(cfg.dataset, cfg.data_dir, false);
-  test.truncate(cfg.limit_test);
-  Generator gen(cfg.seed);
-  auto model = make_model(cfg.model, model_config_for(cfg, test), gen);
-  Objective objective(cfg.objective, test.num_classes, model->embedding_dim(), gen);
-  load_checkpoint(ev.checkpoint, {{"", model.get()}, {"objective.", &objective}}, nullptr);
-  model->eval();
+Evaluation evaluate_checkpoint(const std::string& path, const std::string& data_dir_override) {
+  LoadedRun run = load_run(path, data_dir_override);
+  Evaluation ev;
+  ev.checkpoint = run.checkpoint;
+  const ImageDataset& test = run.test;
+  const RunConfig& cfg = run.config;
+  Model* model = run.model.get();
+  Objective& objective = *run.objective;
 
   LoaderOptions lo;
   lo.batch = 128;
@@ -53,6 +67,25 @@ Evaluation evaluate_checkpoint(const std::string& path, const std::string& data_
   }
   ev.test_acc = hits / static_cast<double>(test.n);
   for (double& c : ev.mean_abs_corr) c /= batches;
+  return ev;
+}
+
+Evaluation cached_evaluation(const std::string& run_dir, const std::string& data_dir_override) {
+  namespace fs = std::filesystem;
+  const fs::path cache = fs::path(run_dir) / "evaluation.json", last = fs::path(run_dir) / "last.safetensors";
+  if (fs::exists(cache) && fs::exists(last) && fs::last_write_time(cache) >= fs::last_write_time(last)) {
+    const Json j = read_json_file(cache.string());
+    return {last.string(), j.number_or("test_acc", NAN), j.at("mean_abs_corr").numbers()};
+  }
+  Evaluation ev = evaluate_checkpoint(run_dir, data_dir_override);
+  std::ostringstream text;
+  text.precision(17);  // read back exactly
+  text << "{\"test_acc\": " << ev.test_acc << ", \"mean_abs_corr\": [";
+  for (size_t s = 0; s < ev.mean_abs_corr.size(); ++s) text << (s ? ", " : "") << ev.mean_abs_corr[s];
+  text << "]}\n";
+  const fs::path tmp = cache.string() + ".tmp";
+  std::ofstream(tmp) << text.str();
+  fs::rename(tmp, cache);
   return ev;
 }
 

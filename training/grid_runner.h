@@ -1,0 +1,32 @@
+// Executes a grid's runs with bin/train: one after another, one per local GPU at a time, or as a
+// Slurm job array (a generated sbatch script). Runs already finished are skipped; interrupted
+// ones are resumed by bin/train itself (it continues from the folder's last checkpoint).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "training/experiments.h"
+
+namespace mfd {
+
+// The runs still to do (missing or interrupted; conflicting ones are reported and left alone),
+// each folder once even when several cells of the grid share it.
+std::vector<PlannedRun> runs_to_do(const std::vector<PlannedRun>& plan, std::vector<std::string>* conflicts);
+
+// Runs each with `train_program`, its output appended to RUN/train.log. gpus empty: serially on
+// bin/train's default device; else at most one run per listed GPU at a time (--device cuda:N).
+// Returns the number of runs that failed.
+int execute_runs(const std::vector<PlannedRun>& runs, const std::string& train_program, const std::vector<int>& gpus);
+
+// An sbatch script running `runs` as a job array, one task per run, one GPU each, from `workdir`.
+std::string slurm_script(const std::string& job_name, const std::vector<PlannedRun>& runs,
+                         const std::string& train_program, const std::string& workdir, const std::string& log_dir);
+
+// The measured training images/s of runs like `config` (same model, data set, width and batch)
+// found under runs_dir (the median over their logged epochs), or 0 when there is none.
+double measured_images_per_s(const RunConfig& config, const std::string& runs_dir);
+
+// A command line as one shell-safe string.
+std::string shell_quote_all(const std::string& program, const std::vector<std::string>& args);
+
+}  // namespace mfd
