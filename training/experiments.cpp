@@ -91,7 +91,7 @@ std::vector<PlannedRun> plan_grid(const std::string& grid, const GridOptions& op
       run.train_args = {cell.model, dataset, "--loss", cell.loss, "--lambda", number(cell.lambda), "--seed",
                         std::to_string(seed)};
       if (options.scale == Scale::small)  // the paper's schedule shrunk: rate / 10 at 50% and 80%
-        for (const char* a : {"--width", "0.125", "--epochs", "10", "--limit-train", "2000", "--limit-test", "2000",
+        for (const char* a : {"--width", "0.125", "--epochs", "10", "--limit-train", "2000", "--limit-test", "1000",
                               "--batch", "64", "--lr", "0.05", "--milestones", "5,8"})
           run.train_args.push_back(a);
       for (const std::string& a : {std::string("--data-dir"), options.data_dir, std::string("--out"), run.dir})

@@ -92,7 +92,7 @@ std::string header(const std::string& grid, const GridOptions& o, const std::vec
   for (uint64_t seed : o.seeds) s << " " << seed;
   s << ")\n\n";
   if (o.scale == Scale::small)
-    s << "**Small scale: a reduced recipe (width 0.125, 10 epochs on 2,000 training images, 2,000 test images, "
+    s << "**Small scale: a reduced recipe (width 0.125, 10 epochs on 2,000 training images, 1,000 test images, "
          "batch 64, lr 0.05 divided by 10 at epochs 5 and 8; Fashion-MNIST standing in for absent data sets). "
          "Its numbers are not comparable with the paper's, which are shown for reference only.**\n\n";
   int done = 0;
