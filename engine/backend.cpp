@@ -1,6 +1,7 @@
 // Chooses the backend of a device. The CUDA backend lives in engine/cuda/ and is linked only when
 // the build found nvcc and cuDNN (MFD_WITH_CUDA); otherwise asking for it says how to get it.
 #include "engine/backend.h"
+#include "engine/device_stats.h"
 
 namespace mfd {
 
@@ -11,7 +12,7 @@ Backend& cpu_backend();
 #ifdef MFD_WITH_CUDA
 namespace cuda {
 Backend& cuda_backend();                  // throws when no device answers
-bool cuda_ready(std::string* why_not);  // a device answers and the kernels exist
+bool cuda_ready(std::string* why_not);  // a device answers
 int device_count();
 }  // namespace cuda
 #endif
@@ -42,5 +43,17 @@ int cuda_device_count() {
   return 0;
 #endif
 }
+
+#ifndef MFD_WITH_CUDA
+// engine/device_stats.h without CUDA: zero counters, nothing to configure or wait for.
+DeviceStats device_stats() { return DeviceStats{}; }
+void reset_device_peak() {}
+void set_cuda_math(bool, bool) {}
+void select_cuda_device(int index) {
+  fail("--device cuda:", index, ": this build has no CUDA backend (built with CUDA=0, or nvcc/cudnn.h were not found "
+       "under CUDA_HOME); rebuild with `make` on a machine with the CUDA toolkit, or use --device cpu");
+}
+void synchronize_device() {}
+#endif
 
 }  // namespace mfd

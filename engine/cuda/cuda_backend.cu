@@ -1,40 +1,375 @@
-// The CUDA backend. Device detection is here now; the kernels (cuDNN convolutions, batch norm and
-// pooling, cuBLAS products, own elementwise kernels) arrive with the CUDA issue, implementing the
-// same engine/backend.h interface, so that no caller changes.
+// The CUDA backend: binds engine/backend.h to cuDNN (convolutions, batch norm in training), cuBLAS
+// (linear, the MFD products) and the own kernels of engine/cuda/kernels.cu. Float32 only; every
+// call is queued on the context's one stream (engine/cuda/context.h) and returns at once, except
+// copy_to_host (it waits) and the label checks (they wait for their flag, see check_labels).
 #include <string>
+#include <vector>
 
 #include "engine/backend.h"
+#include "engine/cuda/allocator.h"
 #include "engine/cuda/check.h"
+#include "engine/cuda/context.h"
+#include "engine/cuda/cudnn_ops.h"
+#include "engine/cuda/kernels.h"
 
 namespace mfd::cuda {
 
-int device_count() {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no driver" error
-    return 0;
-  }
-  return count;
+namespace {
+
+// The float pointer of a tensor the op computes with, or null for an undefined (not wanted) one.
+float* f32(const char* op, const Tensor& t) {
+  if (!t.defined()) return nullptr;
+  MFD_CHECK(t.dtype() == DType::f32, op, ": the CUDA backend computes in float32 only, got a ", dtype_name(t.dtype()),
+            " tensor; convert it with .to(DType::f32) or use --device cpu for float64");
+  return static_cast<float*>(t.raw());
 }
 
-bool cuda_ready(std::string* why_not) {
-  int count = 0;
-  cudaError_t status = cudaGetDeviceCount(&count);
-  if (status != cudaSuccess || count == 0) {
-    if (why_not)
-      *why_not = std::string("no CUDA device answers (") +
-                 (status != cudaSuccess ? cudaGetErrorString(status) : "0 devices") + ")";
-    cudaGetLastError();
-    return false;
-  }
-  if (why_not) *why_not = "the CUDA kernels are not implemented yet (see the CUDA backend issue)";
-  return false;
+const int32_t* labels_of(const char* op, const Tensor& t) {
+  MFD_CHECK(t.dtype() == DType::i32, op, ": labels must be i32, got ", dtype_name(t.dtype()));
+  return static_cast<const int32_t*>(t.raw());
 }
+
+PoolShape pool_shape(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
+  return PoolShape{x.size(0) * x.size(1), x.size(2), x.size(3), y.size(2), y.size(3), p};
+}
+
+ConvShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  ConvShape g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), 0, 0, p};
+  g.p = window_out_size(g.h, static_cast<int>(g.r), p.stride_h, p.pad_h);
+  g.q = window_out_size(g.w, static_cast<int>(g.s), p.stride_w, p.pad_w);
+  return g;
+}
+
+int blas_int(int64_t v, const char* op) {
+  MFD_CHECK(v >= 0 && v <= INT32_MAX, op, ": dimension ", v, " does not fit cuBLAS's int arguments; lower --batch");
+  return static_cast<int>(v);
+}
+
+// Row-major C (m, n) = alpha op(A) op(B) + beta C with op(A) (m, k), op(B) (k, n); lda, ldb, ldc
+// are the row-major leading dimensions. cuBLAS is column-major, so this computes C^T = op(B)^T
+// op(A)^T: the operands swap places and keep their transpose flags.
+void gemm_rm(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+             const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  MFD_CUBLAS_CHECK(cublasSgemm(cublas(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                               blas_int(n, op), blas_int(m, op), blas_int(k, op), &alpha, b, blas_int(ldb, op), a,
+                               blas_int(lda, op), &beta, c, blas_int(ldc, op)));
+}
+
+// From this many positions per map, MFD's backward product runs per sample straight into dx.
+constexpr int64_t kPerSampleMinPositions = 256;
+
+class CudaBackend final : public Backend {
+ public:
+  Device device() const override { return Device::cuda; }
+
+  void* allocate(size_t bytes) override { return device_alloc(bytes); }
+  void deallocate(void* ptr, size_t bytes) override { device_free(ptr, bytes); }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override { copy_host_to_device(dst, src, bytes); }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override { copy_device_to_host(dst, src, bytes); }
+  void copy(void* dst, const void* src, size_t bytes) override { copy_device_to_device(dst, src, bytes); }
+
+  // Data movement (fill, cast) takes every dtype; arithmetic is float32.
+  void fill(Tensor& t, double value) override { cuda::fill(t.raw(), t.dtype(), t.numel(), value); }
+  void cast(const Tensor& src, Tensor& dst) override {
+    cuda::cast(src.raw(), src.dtype(), dst.raw(), dst.dtype(), src.numel());
+  }
+
+  void axpy(double alpha, const Tensor& x, Tensor& y) override {
+    cuda::axpy(static_cast<float>(alpha), f32("axpy", x), f32("axpy", y), x.numel());
+  }
+  void add(const Tensor& a, const Tensor& b, Tensor& out) override {
+    cuda::add(f32("add", a), f32("add", b), f32("add", out), a.numel());
+  }
+  void mul(const Tensor& a, const Tensor& b, Tensor& out) override {
+    cuda::mul(f32("mul", a), f32("mul", b), f32("mul", out), a.numel());
+  }
+  void mul_accumulate(const Tensor& a, const Tensor& b, Tensor& out) override {
+    cuda::mul_accumulate(f32("mul_accumulate", a), f32("mul_accumulate", b), f32("mul_accumulate", out), a.numel());
+  }
+  void relu_forward(const Tensor& x, double cap, Tensor& y) override {
+    cuda::relu_forward(f32("relu", x), static_cast<float>(cap), f32("relu", y), x.numel());
+  }
+  void relu_backward(const Tensor& y, const Tensor& dy, double cap, Tensor& dx) override {
+    cuda::relu_backward(f32("relu_backward", y), f32("relu_backward", dy), static_cast<float>(cap),
+                        f32("relu_backward", dx), y.numel());
+  }
+  void sum(const Tensor& x, double scale, Tensor& out) override {
+    cuda::sum(f32("sum", x), x.numel(), scale, f32("sum", out));
+  }
+  void broadcast_accumulate(const Tensor& dout, double scale, Tensor& dx) override {
+    cuda::broadcast_accumulate(f32("broadcast_accumulate", dout), scale, f32("broadcast_accumulate", dx), dx.numel());
+  }
+
+  void fill_uniform(Tensor& t, double lo, double hi, uint64_t seed, uint64_t offset) override {
+    cuda::fill_uniform(f32("fill_uniform", t), t.numel(), lo, hi, seed, offset);
+  }
+  void fill_normal(Tensor& t, double mean, double std, uint64_t seed, uint64_t offset) override {
+    cuda::fill_normal(f32("fill_normal", t), t.numel(), mean, std, seed, offset);
+  }
+  void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
+    cuda::dropout_mask(f32("dropout_mask", mask), mask.numel(), p, seed, offset);
+  }
+
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, Tensor& y) override {
+    const ConvShape g = conv_shape(x, w, p);
+    float* py = f32("conv2d", y);
+    if (y.numel() == 0) return;
+    if (x.numel() == 0 || w.numel() == 0) {  // an empty reduction: y = b (or 0)
+      cuda::fill(py, DType::f32, y.numel(), 0.0);
+    } else {
+      cudnn_conv2d_forward(f32("conv2d", x), f32("conv2d", w), py, g);
+    }
+    if (b.defined()) bias_add(py, f32("conv2d", b), g.n, g.k, g.p * g.q);
+  }
+
+  void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Conv2dParams& p, Tensor& dx,
+                       Tensor& dw, Tensor& db) override {
+    const ConvShape g = conv_shape(x, w, p);
+    const float* pdy = f32("conv2d_backward", dy);
+    if (db.defined()) bias_grad(pdy, f32("conv2d_backward", db), g.n, g.k, g.p * g.q);
+    if (x.numel() == 0 || w.numel() == 0 || dy.numel() == 0) return;
+    if (dx.defined()) cudnn_conv2d_backward_data(f32("conv2d_backward", w), pdy, f32("conv2d_backward", dx), g);
+    if (dw.defined()) cudnn_conv2d_backward_filter(f32("conv2d_backward", x), pdy, f32("conv2d_backward", dw), g);
+  }
+
+  void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double momentum, double eps,
+                                Tensor& running_mean, Tensor& running_var, Tensor& y, Tensor& save_mean,
+                                Tensor& save_invstd) override {
+    const char* op = "batch_norm2d";
+    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    if (cudnn_batch_norm_usable(n, c, h, w, eps)) {
+      cudnn_batch_norm_forward_train(f32(op, x), f32(op, gamma), f32(op, beta), momentum, eps, f32(op, running_mean),
+                                     f32(op, running_var), f32(op, y), f32(op, save_mean), f32(op, save_invstd), n, c,
+                                     h, w);
+    } else {
+      cuda::batch_norm_forward_train(f32(op, x), f32(op, gamma), f32(op, beta), momentum, eps, f32(op, running_mean),
+                                     f32(op, running_var), f32(op, y), f32(op, save_mean), f32(op, save_invstd), n, c,
+                                     h * w);
+    }
+  }
+
+  void batch_norm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                               const Tensor& running_var, double eps, Tensor& y, Tensor& save_mean,
+                               Tensor& save_invstd) override {
+    const char* op = "batch_norm2d";
+    cuda::batch_norm_forward_eval(f32(op, x), f32(op, gamma), f32(op, beta), f32(op, running_mean),
+                                  f32(op, running_var), eps, f32(op, y), f32(op, save_mean), f32(op, save_invstd),
+                                  x.size(0), x.size(1), x.size(2) * x.size(3));
+  }
+
+  void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                           const Tensor& dy, bool batch_stats, Tensor& dx, Tensor& dgamma, Tensor& dbeta) override {
+    const char* op = "batch_norm2d_backward";
+    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    if (batch_stats && dx.defined() && dgamma.defined() && dbeta.defined() && cudnn_batch_norm_usable(n, c, h, w, 1e-5)) {
+      cudnn_batch_norm_backward(f32(op, x), f32(op, gamma), f32(op, save_mean), f32(op, save_invstd), f32(op, dy),
+                                f32(op, dx), f32(op, dgamma), f32(op, dbeta), n, c, h, w);
+      return;
+    }
+    // Evaluation-mode backward (statistics are constants), or some output not wanted.
+    cuda::batch_norm_backward(f32(op, x), f32(op, gamma), f32(op, save_mean), f32(op, save_invstd), f32(op, dy),
+                              batch_stats, f32(op, dx), f32(op, dgamma), f32(op, dbeta), n, c, h * w);
+  }
+
+  void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) override {
+    cuda::max_pool2d_forward(f32("max_pool2d", x), f32("max_pool2d", y), pool_shape(x, y, p));
+  }
+  void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Pool2dParams& p,
+                           Tensor& dx) override {
+    cuda::max_pool2d_backward(f32("max_pool2d_backward", x), f32("max_pool2d_backward", dy),
+                              f32("max_pool2d_backward", dx), pool_shape(x, y, p));
+  }
+  void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) override {
+    cuda::avg_pool2d_forward(f32("avg_pool2d", x), f32("avg_pool2d", y), pool_shape(x, y, p));
+  }
+  void avg_pool2d_backward(const Tensor& dy, const Pool2dParams& p, Tensor& dx) override {
+    cuda::avg_pool2d_backward(f32("avg_pool2d_backward", dy), f32("avg_pool2d_backward", dx), pool_shape(dx, dy, p));
+  }
+  void global_avg_pool_forward(const Tensor& x, Tensor& y) override {
+    cuda::global_avg_pool_forward(f32("global_avg_pool", x), f32("global_avg_pool", y), x.size(0) * x.size(1),
+                                  x.size(2) * x.size(3));
+  }
+  void global_avg_pool_backward(const Tensor& dy, Tensor& dx) override {
+    cuda::global_avg_pool_backward(f32("global_avg_pool_backward", dy), f32("global_avg_pool_backward", dx),
+                                   dx.size(0) * dx.size(1), dx.size(2) * dx.size(3));
+  }
+
+  // y (N, O) = x (N, I) w^T + b.
+  void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) override {
+    const char* op = "linear";
+    const int64_t n = x.size(0), in = x.size(1), out = w.size(0);
+    float* py = f32(op, y);
+    if (n * out == 0) return;
+    if (in == 0) {
+      cuda::fill(py, DType::f32, n * out, 0.0);
+    } else {
+      gemm_rm(op, false, true, n, out, in, 1.0f, f32(op, x), in, f32(op, w), in, 0.0f, py, out);
+    }
+    if (b.defined()) bias_add(py, f32(op, b), n, out, 1);
+  }
+
+  void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
+                       Tensor& db) override {
+    const char* op = "linear_backward";
+    const int64_t n = x.size(0), in = x.size(1), out = w.size(0);
+    const float* pdy = f32(op, dy);
+    if (out > 0) {  // an empty product adds nothing
+      if (dx.defined()) gemm_rm(op, false, false, n, in, out, 1.0f, pdy, out, f32(op, w), in, 1.0f, f32(op, dx), in);
+      if (dw.defined() && n > 0)
+        gemm_rm(op, true, false, out, in, n, 1.0f, pdy, out, f32(op, x), in, 1.0f, f32(op, dw), in);
+    }
+    if (db.defined()) bias_grad(pdy, f32(op, db), n, out, 1);
+  }
+
+  void concat_channels_forward(const std::vector<Tensor>& xs, Tensor& y) override {
+    const char* op = "concat_channels";
+    float* py = f32(op, y);
+    const int64_t n = y.size(0), total = y.size(1), m = y.size(2) * y.size(3);
+    int64_t start = 0;
+    for (const Tensor& x : xs) {
+      if (!x.defined()) continue;
+      const int64_t c = x.size(1);
+      if (n > 0 && c * m > 0) {
+        // N rows of c*M floats, from a packed piece into rows of total*M floats.
+        count_d2d_copy();
+        MFD_CUDA_CHECK(cudaMemcpy2DAsync(py + start * m, total * m * sizeof(float), f32(op, x), c * m * sizeof(float),
+                                         c * m * sizeof(float), n, cudaMemcpyDeviceToDevice, stream()));
+      }
+      start += c;
+    }
+  }
+
+  void concat_channels_backward(const Tensor& dy, std::vector<Tensor>& dxs) override {
+    const char* op = "concat_channels_backward";
+    const float* pdy = f32(op, dy);
+    const int64_t n = dy.size(0), total = dy.size(1), m = dy.size(2) * dy.size(3);
+    int64_t start = 0;
+    for (Tensor& dx : dxs) {
+      if (!dx.defined()) continue;  // an undefined piece has no channel count: the CPU skips it too
+      const int64_t c = dx.size(1);
+      concat_backward_piece(pdy, f32(op, dx), n, total, start, c, m);
+      start += c;
+    }
+  }
+
+  void l2_normalize_forward(const Tensor& x, double eps, Tensor& y) override {
+    cuda::l2_normalize_forward(f32("l2_normalize", x), eps, f32("l2_normalize", y), x.size(0), x.size(1));
+  }
+  void l2_normalize_backward(const Tensor& x, const Tensor& y, const Tensor& dy, double eps, Tensor& dx) override {
+    const char* op = "l2_normalize_backward";
+    cuda::l2_normalize_backward(f32(op, x), f32(op, y), f32(op, dy), eps, f32(op, dx), x.size(0), x.size(1));
+  }
+
+  void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& loss,
+                                     Tensor& probs) override {
+    const char* op = "cross_entropy";
+    const int64_t n = logits.size(0), k = logits.size(1);
+    const int32_t* y = labels_of(op, labels);
+    check_labels(op, y, n, k);
+    cuda::softmax_cross_entropy_forward(f32(op, logits), y, f32(op, loss), f32(op, probs), n, k);
+  }
+  void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& dloss,
+                                      Tensor& dlogits) override {
+    const char* op = "cross_entropy_backward";
+    cuda::softmax_cross_entropy_backward(f32(op, probs), labels_of(op, labels), f32(op, dloss), f32(op, dlogits),
+                                         probs.size(0), probs.size(1));
+  }
+
+  void mfd_forward(const Tensor& x, MfdCentering centering, Tensor& y, Tensor& inv_norm, Tensor& corr, Tensor& loss,
+                   Tensor& mean_abs) override {
+    const char* op = "mfd_loss";
+    const int64_t b = x.size(0), d = x.size(1), m = x.size(2) * x.size(3), n = b * m;
+    float* py = f32(op, y);
+    float* pinv = f32(op, inv_norm);
+    float* pcorr = f32(op, corr);
+    mfd_center(f32(op, x), b, d, m, centering, py, pinv);
+    // S = y y^T (D, D): row-major C = A A^T with A = y (D, N).
+    if (d > 0) {
+      if (n > 0) {
+        gemm_rm(op, false, true, d, d, n, 1.0f, py, n, py, n, 0.0f, pcorr, d);
+      } else {
+        cuda::fill(pcorr, DType::f32, d * d, 0.0);
+      }
+    }
+    if (d == 0) {
+      cuda::fill(f32(op, loss), DType::f32, 1, 0.0);
+      cuda::fill(f32(op, mean_abs), DType::f32, 1, 0.0);
+      return;
+    }
+    mfd_normalize(pcorr, pinv, d, f32(op, loss), f32(op, mean_abs));
+  }
+
+  void mfd_backward(const Tensor& y, const Tensor& inv_norm, const Tensor& corr, const Tensor& dloss,
+                    Tensor& dx) override {
+    const char* op = "mfd_loss_backward";
+    const int64_t b = dx.size(0), d = dx.size(1), m = dx.size(2) * dx.size(3), n = b * m;
+    if (d == 0 || n == 0) return;
+    const float* py = f32(op, y);
+    float* pdx = f32(op, dx);
+    DeviceBuffer a(d * d * sizeof(float));
+    mfd_grad_matrix(f32(op, corr), f32(op, inv_norm), f32(op, dloss), a.as<float>(), d);
+    if (m >= kPerSampleMinPositions) {
+      // dx_k (D, M) += A y_k, y_k the columns [k M, (k+1) M) of y: one strided batch of GEMMs. In
+      // column-major terms dx_k^T (M, D) = y_k^T (M, D, ld N) A^T (D, D).
+      const float one = 1.0f;
+      MFD_CUBLAS_CHECK(cublasSgemmStridedBatched(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, blas_int(m, op), blas_int(d, op),
+                                                 blas_int(d, op), &one, py, blas_int(n, op), m, a.as<float>(),
+                                                 blas_int(d, op), 0, &one, pdx, blas_int(m, op), d * m,
+                                                 blas_int(b, op)));
+      return;
+    }
+    // Small maps: one wide GEMM dy (D, N) = A y, then added into dx's layout.
+    DeviceBuffer dy(d * n * sizeof(float));
+    gemm_rm(op, false, false, d, n, d, 1.0f, a.as<float>(), d, py, n, 0.0f, dy.as<float>(), n);
+    mfd_scatter_add(dy.as<float>(), pdx, b, d, m);
+  }
+
+  void margin_logits_forward(const Tensor& cos, const Tensor& labels, const MarginParams& p, Tensor& out) override {
+    const char* op = "margin_logits";
+    const int32_t* y = labels_of(op, labels);
+    check_labels(op, y, cos.size(0), cos.size(1));
+    cuda::margin_logits_forward(f32(op, cos), y, p, f32(op, out), cos.size(0), cos.size(1));
+  }
+  void margin_logits_backward(const Tensor& cos, const Tensor& labels, const MarginParams& p, const Tensor& dout,
+                              Tensor& dcos) override {
+    const char* op = "margin_logits_backward";
+    cuda::margin_logits_backward(f32(op, cos), labels_of(op, labels), p, f32(op, dout), f32(op, dcos), cos.size(0),
+                                 cos.size(1));
+  }
+
+  void center_loss_forward(const Tensor& x, const Tensor& centers, const Tensor& labels, Tensor& loss) override {
+    const char* op = "center_loss";
+    const int32_t* y = labels_of(op, labels);
+    check_labels(op, y, x.size(0), centers.size(0));
+    cuda::center_loss_forward(f32(op, x), f32(op, centers), y, f32(op, loss), x.size(0), x.size(1));
+  }
+  void center_loss_backward(const Tensor& x, const Tensor& centers, const Tensor& labels, const Tensor& dloss,
+                            Tensor& dx) override {
+    const char* op = "center_loss_backward";
+    cuda::center_loss_backward(f32(op, x), f32(op, centers), labels_of(op, labels), f32(op, dloss), f32(op, dx),
+                               x.size(0), x.size(1));
+  }
+  void center_update(const Tensor& x, const Tensor& labels, double alpha, Tensor& centers) override {
+    const char* op = "center_update";
+    const int32_t* y = labels_of(op, labels);
+    check_labels(op, y, x.size(0), centers.size(0));
+    cuda::center_update(f32(op, x), y, alpha, f32(op, centers), x.size(0), x.size(1), centers.size(0));
+  }
+
+  void sgd_step(Tensor& w, const Tensor& g, Tensor& v, double lr, double momentum, double weight_decay) override {
+    cuda::sgd_step(f32("sgd_step", w), f32("sgd_step", g), f32("sgd_step", v), w.numel(), static_cast<float>(lr),
+                   static_cast<float>(momentum), static_cast<float>(weight_decay));
+  }
+};
+
+}  // namespace
 
 Backend& cuda_backend() {
   std::string why;
-  cuda_ready(&why);
-  fail("the CUDA backend cannot run: ", why, "; use --device cpu");
+  if (!cuda_ready(&why)) fail("the CUDA backend cannot run: ", why, "; use --device cpu");
+  static CudaBackend* backend = new CudaBackend;  // leaked on purpose, like the context
+  return *backend;
 }
 
 }  // namespace mfd::cuda
