@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "engine/backend.h"
+#include "engine/device_stats.h"
 
 namespace {
 
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   std::string why;
   if (!mfd::cuda_available(&why))
     std::printf("note: CUDA test instances will skip: %s\n", why.c_str());
+  else mfd::set_cuda_math(false, false);  // CUDA results are compared with the CPU's: no TF32
   ::testing::UnitTest::GetInstance()->listeners().Append(new SummaryPrinter);
   return RUN_ALL_TESTS();
 }
