@@ -55,7 +55,7 @@ void avg_pool2d_backward(const float* dy, float* dx, const PoolShape& s);
 void global_avg_pool_forward(const float* x, float* y, int64_t planes, int64_t m);
 void global_avg_pool_backward(const float* dy, float* dx, int64_t planes, int64_t m);
 
-// whole (N, total, M) slice [start, start + c) += piece (N, c, M)... reversed: piece += slice.
+// piece (N, c, M) += channels [start, start + c) of whole (N, total, M).
 void concat_backward_piece(const float* whole, float* piece, int64_t n, int64_t total, int64_t start, int64_t c,
                            int64_t m);
 
