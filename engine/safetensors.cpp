@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -99,6 +100,8 @@ SafetensorsContents load_safetensors(const std::string& path) {
   SafetensorsContents out;
   const Json header = parse_json(text, path);
   MFD_CHECK(header.kind == Json::Kind::object, path, ": malformed safetensors header: not a JSON object");
+  // Tensors in the order of their data, so that a truncated file names the first one cut off.
+  std::vector<std::pair<double, std::string>> order;
   for (const auto& [name, entry] : header.fields) {
     MFD_CHECK(entry.kind == Json::Kind::object, path, ": malformed safetensors header: entry '", name,
               "' is not an object");
@@ -106,6 +109,12 @@ SafetensorsContents load_safetensors(const std::string& path) {
       for (const auto& [key, value] : entry.fields) out.metadata[key] = value.text;
       continue;
     }
+    const std::vector<double> offsets = entry.has("data_offsets") ? entry.at("data_offsets").numbers() : std::vector<double>{};
+    order.emplace_back(offsets.empty() ? 0.0 : offsets[0], name);
+  }
+  std::sort(order.begin(), order.end());
+  for (const auto& [start, name] : order) {
+    const Json& entry = header.at(name);
     for (const auto& [field, v] : entry.fields)
       MFD_CHECK(field == "dtype" || field == "shape" || field == "data_offsets", path,
                 ": malformed safetensors header: unknown field '", field, "' of tensor '", name, "'");
