@@ -3,12 +3,14 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/nvtx.h"
 
 namespace mfd {
 
 namespace {
 
 struct Node {
+  const char* op = nullptr;
   Tensor output;
   BackwardFn backward;
 };
@@ -30,10 +32,10 @@ bool needs_grad(std::initializer_list<Tensor> inputs) {
   return false;
 }
 
-void record(const Tensor& output, BackwardFn backward) {
+void record(const char* op, const Tensor& output, BackwardFn backward) {
   output.impl().requires_grad = true;
   output.impl().is_leaf = false;
-  tape.push_back(Node{output, std::move(backward)});
+  tape.push_back(Node{op, output, std::move(backward)});
 }
 
 Tensor grad_of(const Tensor& t) {
@@ -66,6 +68,7 @@ void backward(const Tensor& root, const Tensor& grad_root) {
   for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
     TensorImpl& out = it->output.impl();
     if (out.grad) {
+      MFD_NVTX_RANGE(it->op);
       Tensor g(out.grad);
       out.grad.reset();  // non-leaf gradients are not kept
       it->backward(g);

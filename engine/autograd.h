@@ -14,8 +14,9 @@ using BackwardFn = std::function<void(const Tensor& grad_output)>;
 
 // True when gradients are being recorded and one of the inputs requires one.
 bool needs_grad(std::initializer_list<Tensor> inputs);
-// Marks `output` as requiring a gradient and appends its node to the tape.
-void record(const Tensor& output, BackwardFn backward);
+// Marks `output` as requiring a gradient and appends its node to the tape. `op` (a string
+// literal: "conv2d") names the node's NVTX range when backward runs it.
+void record(const char* op, const Tensor& output, BackwardFn backward);
 
 // The gradient of t, allocated as zeros on first use; backward functions accumulate into it.
 Tensor grad_of(const Tensor& t);

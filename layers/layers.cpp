@@ -14,6 +14,7 @@ Conv2d::Conv2d(const Conv2dOptions& o, Generator& gen)
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
+  MFD_MODULE_RANGE();
   Conv2dParams p{options_.stride, options_.stride, options_.padding, options_.padding, options_.groups};
   return conv2d(x, weight_, bias_, p);
 }
@@ -28,6 +29,7 @@ BatchNorm2d::BatchNorm2d(int channels, double momentum, double eps)
       num_batches_tracked_(register_buffer("num_batches_tracked", Tensor::zeros(Shape{}, DType::i64))) {}
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
+  MFD_MODULE_RANGE();
   if (is_training()) ++*num_batches_tracked_.data<int64_t>();  // host counter (see Module::to)
   return batch_norm2d(x, weight_, bias_, running_mean_, running_var_, is_training(), momentum_, eps_);
 }
@@ -38,6 +40,9 @@ Linear::Linear(int in_features, int out_features, Generator& gen, bool bias)
   default_uniform(weight_, bias_, gen);
 }
 
-Tensor Linear::forward(const Tensor& x) { return linear(x, weight_, bias_); }
+Tensor Linear::forward(const Tensor& x) {
+  MFD_MODULE_RANGE();
+  return linear(x, weight_, bias_);
+}
 
 }  // namespace mfd

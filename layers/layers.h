@@ -59,19 +59,28 @@ class Linear : public Module {
 
 class ReLU : public Module {
  public:
-  Tensor forward(const Tensor& x) override { return relu(x); }
+  Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
+    return relu(x);
+  }
 };
 
 class ReLU6 : public Module {
  public:
-  Tensor forward(const Tensor& x) override { return relu6(x); }
+  Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
+    return relu6(x);
+  }
 };
 
 class Dropout : public Module {
  public:
   // Draws its masks from its own stream, seeded from `gen`, so that they follow the run's seed.
   Dropout(double p, Generator& gen) : p_(p), gen_(gen.seed() ^ 0x64726f706f7574ULL /* "dropout" */) {}
-  Tensor forward(const Tensor& x) override { return dropout(x, p_, is_training(), gen_); }
+  Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
+    return dropout(x, p_, is_training(), gen_);
+  }
   Generator& generator() { return gen_; }  // its state, for checkpoints
 
  private:
@@ -82,7 +91,10 @@ class Dropout : public Module {
 class MaxPool2d : public Module {
  public:
   MaxPool2d(int kernel, int stride, int padding = 0) : p_{kernel, kernel, stride, stride, padding, padding} {}
-  Tensor forward(const Tensor& x) override { return max_pool2d(x, p_); }
+  Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
+    return max_pool2d(x, p_);
+  }
 
  private:
   Pool2dParams p_;
@@ -91,7 +103,10 @@ class MaxPool2d : public Module {
 class AvgPool2d : public Module {
  public:
   AvgPool2d(int kernel, int stride, int padding = 0) : p_{kernel, kernel, stride, stride, padding, padding} {}
-  Tensor forward(const Tensor& x) override { return avg_pool2d(x, p_); }
+  Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
+    return avg_pool2d(x, p_);
+  }
 
  private:
   Pool2dParams p_;
@@ -100,12 +115,18 @@ class AvgPool2d : public Module {
 // AdaptiveAvgPool2d(1) followed by flatten: (N, C, H, W) -> (N, C).
 class GlobalAvgPool : public Module {
  public:
-  Tensor forward(const Tensor& x) override { return global_avg_pool(x); }
+  Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
+    return global_avg_pool(x);
+  }
 };
 
 class Flatten : public Module {
  public:
-  Tensor forward(const Tensor& x) override { return flatten(x); }
+  Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
+    return flatten(x);
+  }
 };
 
 // Children named "0", "1", ... as torch.nn.Sequential, or by the names given.
@@ -118,6 +139,7 @@ class Sequential : public Module {
     return *this;
   }
   Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
     Tensor y = x;
     for (auto& [name, child] : children()) y = child->forward(y);
     return y;

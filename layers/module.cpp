@@ -1,11 +1,34 @@
 #include "layers/module.h"
 
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <typeinfo>
+
 #include "engine/backend.h"
 
 namespace mfd {
 
 Tensor Module::forward(const Tensor&) {
   fail("this module has no single-input forward(); call its own forward method");
+}
+
+const std::string& Module::path() {
+  if (!path_.empty()) return path_;
+  if (parent_ && parent_->parent_) {
+    path_ = parent_->path() + "." + name_;
+  } else if (parent_) {
+    path_ = name_;  // a model's direct child: "conv1", "layer1", "features"
+  } else {
+    // The type, without namespaces: "ResNet", "Conv2d".
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(typeid(*this).name(), nullptr, nullptr, &status);
+    path_ = status == 0 && demangled ? demangled : typeid(*this).name();
+    std::free(demangled);
+    const size_t colon = path_.rfind("::");
+    if (colon != std::string::npos) path_ = path_.substr(colon + 2);
+  }
+  return path_;
 }
 
 void Module::train(bool on) {

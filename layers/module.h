@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/nvtx.h"
 #include "engine/tensor.h"
 
 namespace mfd {
@@ -42,11 +43,18 @@ class Module {
   // The direct children in registration order (models that tap outputs between them run them
   // one by one).
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
+  // This module's dotted path in its model ("layer1.0.conv1", torchvision's name), or its type
+  // ("ResNet", "Conv2d") for a module that no parent registered; worked out once. Names the
+  // NVTX range of its forward (MFD_MODULE_RANGE).
+  const std::string& path();
 
  protected:
   Tensor& register_parameter(const std::string& name, Tensor value);
   Tensor& register_buffer(const std::string& name, Tensor value);
   template <typename M> std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    Module& child = *m;
+    child.parent_ = this;
+    child.name_ = name;
     children_.emplace_back(name, m);
     return m;
   }
@@ -63,6 +71,12 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
   Tensor unset_;
+  Module* parent_ = nullptr;  // the module that registered this one (which owns it)
+  std::string name_, path_;   // the name given at registration; path() once worked out
 };
 
 }  // namespace mfd
+
+// An NVTX range named by the module's path over the rest of a forward (nothing, and no path
+// worked out, in a build without CUDA: engine/nvtx.h).
+#define MFD_MODULE_RANGE() MFD_NVTX_RANGE(this->path().c_str())

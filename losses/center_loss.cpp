@@ -25,7 +25,7 @@ Tensor CenterLoss::loss(const Tensor& x, const Tensor& labels) {
   backend_for(x).center_loss_forward(x, centers_, labels, out);
   if (needs_grad({x})) {
     Tensor centers = centers_.clone();  // the centres this loss saw, whatever updates follow
-    record(out, [x, centers, labels](const Tensor& dloss) {
+    record("center_loss", out, [x, centers, labels](const Tensor& dloss) {
       Tensor dx = grad_of(x);
       backend_for(x).center_loss_backward(x, centers, labels, dloss, dx);
     });

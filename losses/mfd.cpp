@@ -18,7 +18,7 @@ MfdResult mfd_loss(const Tensor& x, MfdCentering centering) {
   backend_for(x).mfd_forward(x, centering, y, inv_norm, r.correlation, r.loss, r.mean_abs);
   if (needs_grad({x})) {
     Tensor corr = r.correlation;
-    record(r.loss, [x, y, inv_norm, corr](const Tensor& dloss) {
+    record("mfd_loss", r.loss, [x, y, inv_norm, corr](const Tensor& dloss) {
       Tensor dx = grad_of(x);
       backend_for(x).mfd_backward(y, inv_norm, corr, dloss, dx);
     });

@@ -23,6 +23,7 @@ class DenseLayer : public Module {
     conv2_ = register_module("conv2", make_conv({bn_size * growth, growth, 3, 1, 1, 1, false}, ConvInit::fan_in, gen));
   }
   Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
     return conv2_->forward(relu(norm2_->forward(conv1_->forward(relu(norm1_->forward(x))))));
   }
 
@@ -39,6 +40,7 @@ class DenseBlock : public Module {
                                         std::make_shared<DenseLayer>(in + i * growth, growth, bn_size, gen)));
   }
   Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
     std::vector<Tensor> features = {x};
     for (auto& layer : layers_) features.push_back(layer->forward(concat_channels(features)));
     return concat_channels(features);
@@ -77,6 +79,7 @@ class DenseNet121 : public Model {
   }
 
   ModelOutput run(const Tensor& x) override {
+    MFD_MODULE_RANGE();
     ModelOutput out;
     Tensor h = relu(norm0_->forward(conv0_->forward(x)));
     if (keep_pool_) h = max_pool2d(h, {3, 3, 2, 2, 1, 1});

@@ -41,6 +41,7 @@ class InvertedResidual : public Module {
     conv_->add(std::make_shared<BatchNorm2d>(out));
   }
   Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
     Tensor y = conv_->forward(x);
     return residual_ ? add(x, y) : y;
   }
@@ -76,6 +77,7 @@ class MobileNetV2 : public Model {
   }
 
   ModelOutput run(const Tensor& x) override {
+    MFD_MODULE_RANGE();
     static const int kStageEnds[5] = {2, 4, 7, 14, 19};  // features[a:b] per stage
     ModelOutput out;
     Tensor h = x;

@@ -39,6 +39,7 @@ class ResidualBlock : public Module {
   }
 
   Tensor forward(const Tensor& x) override {
+    MFD_MODULE_RANGE();
     Tensor out = relu(bn1_->forward(conv1_->forward(x)));
     out = bn2_->forward(conv2_->forward(out));
     if (bottleneck_) out = bn3_->forward(conv3_->forward(relu(out)));
@@ -78,6 +79,7 @@ class ResNet : public Model {
   }
 
   ModelOutput run(const Tensor& x) override {
+    MFD_MODULE_RANGE();
     ModelOutput out;
     Tensor h = relu(bn1_->forward(conv1_->forward(x)));
     if (keep_maxpool_) h = max_pool2d(h, {3, 3, 2, 2, 1, 1});

@@ -21,6 +21,7 @@ SmallCnn::SmallCnn(int in_channels, int image_size, int num_classes, Generator& 
 }
 
 Tensor SmallCnn::forward(const Tensor& x) {
+  MFD_MODULE_RANGE();
   return classifier_->forward(relu(hidden_->forward(flatten(features_->forward(x)))));
 }
 

@@ -1,4 +1,5 @@
 // relu, relu6 and dropout.
+#include <cmath>
 #include <limits>
 
 #include "engine/autograd.h"
@@ -13,7 +14,7 @@ static Tensor clamped_relu(const Tensor& x, double cap) {
   if (needs_grad({x})) {
     // Saves y, not x: y tells where the gradient passes (0 < y < cap) and is kept anyway.
     Tensor y_saved = y.detach();
-    record(y, [x, y_saved, cap](const Tensor& dy) {
+    record(std::isinf(cap) ? "relu" : "relu6", y, [x, y_saved, cap](const Tensor& dy) {
       Tensor dx = grad_of(x);
       backend_for(x).relu_backward(y_saved, dy, cap, dx);
     });
@@ -32,7 +33,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   Tensor y = Tensor::empty_like(x);
   backend_for(x).mul(x, mask, y);
   if (needs_grad({x})) {
-    record(y, [x, mask](const Tensor& dy) {
+    record("dropout", y, [x, mask](const Tensor& dy) {
       Tensor dx = grad_of(x);
       backend_for(x).mul_accumulate(dy, mask, dx);
     });

@@ -14,7 +14,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   Tensor probs = Tensor::empty_like(logits);
   backend_for(logits).softmax_cross_entropy_forward(logits, labels, loss, probs);
   if (needs_grad({logits})) {
-    record(loss, [logits, labels, probs](const Tensor& dloss) {
+    record("cross_entropy", loss, [logits, labels, probs](const Tensor& dloss) {
       Tensor dlogits = grad_of(logits);
       backend_for(logits).softmax_cross_entropy_backward(probs, labels, dloss, dlogits);
     });

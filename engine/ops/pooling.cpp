@@ -21,7 +21,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& p) {
   backend_for(x).max_pool2d_forward(x, p, y);
   if (needs_grad({x})) {
     Tensor y_saved = y.detach();
-    record(y, [x, y_saved, p](const Tensor& dy) {
+    record("max_pool2d", y, [x, y_saved, p](const Tensor& dy) {
       Tensor dx = grad_of(x);
       backend_for(x).max_pool2d_backward(x, y_saved, dy, p, dx);
     });
@@ -33,7 +33,7 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p) {
   Tensor y = Tensor::empty(pooled_shape("avg_pool2d", x, p), x.dtype(), x.device());
   backend_for(x).avg_pool2d_forward(x, p, y);
   if (needs_grad({x})) {
-    record(y, [x, p](const Tensor& dy) {
+    record("avg_pool2d", y, [x, p](const Tensor& dy) {
       Tensor dx = grad_of(x);
       backend_for(x).avg_pool2d_backward(dy, p, dx);
     });
@@ -46,7 +46,7 @@ Tensor global_avg_pool(const Tensor& x) {
   Tensor y = Tensor::empty({x.size(0), x.size(1)}, x.dtype(), x.device());
   backend_for(x).global_avg_pool_forward(x, y);
   if (needs_grad({x})) {
-    record(y, [x](const Tensor& dy) {
+    record("global_avg_pool", y, [x](const Tensor& dy) {
       Tensor dx = grad_of(x);
       backend_for(x).global_avg_pool_backward(dy, dx);
     });

@@ -11,7 +11,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
   Tensor y = Tensor::empty_like(a);
   backend_for(a).add(a, b, y);
   if (needs_grad({a, b})) {
-    record(y, [a, b](const Tensor& dy) {
+    record("add", y, [a, b](const Tensor& dy) {
       for (const Tensor* t : {&a, &b}) {
         if (!t->requires_grad()) continue;
         Tensor g = grad_of(*t);
@@ -26,7 +26,7 @@ Tensor scale(const Tensor& x, double alpha) {
   Tensor y = Tensor::zeros_like(x);
   backend_for(x).axpy(alpha, x, y);
   if (needs_grad({x})) {
-    record(y, [x, alpha](const Tensor& dy) {
+    record("scale", y, [x, alpha](const Tensor& dy) {
       Tensor dx = grad_of(x);
       backend_for(dy).axpy(alpha, dy, dx);
     });
@@ -51,7 +51,7 @@ Tensor concat_channels(const std::vector<Tensor>& xs) {
                            xs[0].device());
   backend_for(y).concat_channels_forward(xs, y);
   if (any_grad) {
-    record(y, [xs](const Tensor& dy) {
+    record("concat_channels", y, [xs](const Tensor& dy) {
       std::vector<Tensor> dxs;
       for (const Tensor& x : xs) dxs.push_back(grad_if_needed(x));
       backend_for(dy).concat_channels_backward(dy, dxs);
@@ -69,7 +69,7 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   impl->dtype = x.dtype();
   Tensor y(std::move(impl));
   if (needs_grad({x})) {
-    record(y, [x](const Tensor& dy) {
+    record("reshape", y, [x](const Tensor& dy) {
       Tensor dx = grad_of(x);
       backend_for(dy).axpy(1.0, reshape(dy.detach(), x.shape()), dx);
     });
@@ -86,7 +86,7 @@ static Tensor scaled_sum(const Tensor& x, double factor) {
   Tensor y = Tensor::empty(Shape{}, x.dtype(), x.device());
   backend_for(x).sum(x, factor, y);
   if (needs_grad({x})) {
-    record(y, [x, factor](const Tensor& dy) {
+    record("sum", y, [x, factor](const Tensor& dy) {
       Tensor dx = grad_of(x);
       backend_for(dy).broadcast_accumulate(dy, factor, dx);
     });
@@ -107,7 +107,7 @@ Tensor l2_normalize(const Tensor& x, double eps) {
   backend_for(x).l2_normalize_forward(x, eps, y);
   if (needs_grad({x})) {
     Tensor y_saved = y.detach();
-    record(y, [x, y_saved, eps](const Tensor& dy) {
+    record("l2_normalize", y, [x, y_saved, eps](const Tensor& dy) {
       Tensor dx = grad_of(x);
       backend_for(x).l2_normalize_backward(x, y_saved, dy, eps, dx);
     });
