@@ -102,7 +102,9 @@ const std::vector<Option>& options() {
       {"seed", true, [](RunConfig& c, const std::string& v) { c.seed = static_cast<uint64_t>(parse_int("--seed", v)); },
        [](const RunConfig& c) { return std::to_string(c.seed); }, "seed of initialisation, order and augmentation"},
       {"device", true, [](RunConfig& c, const std::string& v) {
-         if (v != "auto" && v != "cpu" && v.rfind("cuda", 0) != 0)
+         const bool cuda_n = v.rfind("cuda:", 0) == 0 && v.size() > 5 &&
+                             v.find_first_not_of("0123456789", 5) == std::string::npos;
+         if (v != "auto" && v != "cpu" && v != "cuda" && !cuda_n)
            throw UsageError("unknown device '" + v + "' (valid: auto, cpu, cuda, cuda:N)");
          c.device = v;
        },
@@ -114,7 +116,7 @@ const std::vector<Option>& options() {
       {"resume", false, [](RunConfig& c, const std::string& v) { c.resume = parse_bool("--resume", v); },
        [](const RunConfig& c) { return c.resume ? "true" : "false"; }, "continue from the run folder's last checkpoint"},
       {"deterministic", false, [](RunConfig& c, const std::string& v) { c.deterministic = parse_bool("--deterministic", v); },
-       [](const RunConfig& c) { return c.deterministic ? "true" : "false"; }, "deterministic algorithms only (CPU: always)"},
+       [](const RunConfig& c) { return c.deterministic ? "true" : "false"; }, "CUDA: deterministic algorithms and no TF32 (CPU: always deterministic)"},
       {"force", false, [](RunConfig& c, const std::string& v) { c.force = parse_bool("--force", v); },
        [](const RunConfig& c) { return c.force ? "true" : "false"; }, "overwrite a finished run in --out"},
       {"width", true, [](RunConfig& c, const std::string& v) { c.width = parse_double("--width", v); },

@@ -19,6 +19,8 @@
 
 #include "data/loader.h"
 #include "engine/autograd.h"
+#include "engine/device_stats.h"
+#include "engine/nvtx.h"
 #include "engine/optimizer.h"
 #include "models/checkpoint.h"
 #include "models/model.h"
@@ -113,7 +115,9 @@ void progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, d
   std::fflush(stdout);
 }
 
-Device resolve_device(const std::string& name) {
+// --device auto|cpu|cuda|cuda:N. On CUDA: selects GPU N (0 for "cuda" and "auto") and sets the
+// math mode: TF32 allowed and the fastest algorithms by default, neither with --deterministic.
+Device resolve_device(const std::string& name, bool deterministic) {
   std::string why;
   const bool cuda = cuda_available(&why);
   if (name == "cpu" || (name == "auto" && !cuda)) {
@@ -122,6 +126,13 @@ Device resolve_device(const std::string& name) {
     return Device::cpu;
   }
   MFD_CHECK(cuda, "--device ", name, ": ", why, "; use --device cpu");
+  const int index = name.rfind("cuda:", 0) == 0 ? std::atoi(name.c_str() + 5) : 0;
+  const int count = cuda_device_count();
+  MFD_CHECK(index < count, "--device ", name, ": this machine has ", count, " CUDA device(s), numbered from 0");
+  select_cuda_device(index);
+  set_cuda_math(/*allow_tf32=*/!deterministic, deterministic);
+  std::printf("device: cuda:%d of %d (%s)\n", index, count,
+              deterministic ? "deterministic algorithms, no TF32" : "TF32 allowed, fastest algorithms");
   return Device::cuda;
 }
 
@@ -146,7 +157,7 @@ int run_training(const RunConfig& cfg, const std::string& command_line) {
     std::ofstream(out / "metrics.jsonl", std::ios::trunc);
   }
   std::printf("config: %s\n", cfg.to_json().c_str());
-  const Device device = resolve_device(cfg.device);
+  const Device device = resolve_device(cfg.device, cfg.deterministic);
 
   ImageDataset train = load_dataset(cfg.dataset, cfg.data_dir, true);
   ImageDataset test = load_dataset(cfg.dataset, cfg.data_dir, false);
@@ -219,15 +230,30 @@ int run_training(const RunConfig& cfg, const std::string& command_line) {
     model->train();
     const int64_t first = epoch == start_epoch ? start_step : 0;
     if (first == 0) sums = EpochSums{0, 0, 0, 0, std::vector<double>(stages, 0.0), std::vector<double>(stages, 0.0)};
+    if (device == Device::cuda) reset_device_peak();
     train_loader.start_epoch(epoch, first);
     Tensor x, y;
     int64_t images = 0;
-    for (int64_t step = first; train_loader.next(x, y); ++step) {
+    // The phases of a step are NVTX ranges (data, forward, loss, backward, optimizer), for Nsight.
+    for (int64_t step = first;; ++step) {
+      {
+        MFD_NVTX_RANGE("data");
+        if (!train_loader.next(x, y)) break;
+      }
       model->zero_grad();
       objective.zero_grad();
-      ModelOutput o = model->run(x);
-      Objective::Terms t = objective.compute(o.logits, o.embedding, o.stages, y);
-      double loss = t.total.item();
+      ModelOutput o;
+      {
+        MFD_NVTX_RANGE("forward");
+        o = model->run(x);
+      }
+      Objective::Terms t;
+      double loss;
+      {
+        MFD_NVTX_RANGE("loss");
+        t = objective.compute(o.logits, o.embedding, o.stages, y);
+        loss = t.total.item();
+      }
       if (epoch * steps + step == nan_step) loss = std::nan("");
       if (!std::isfinite(loss)) {
         std::ostringstream terms;
@@ -239,9 +265,15 @@ int run_training(const RunConfig& cfg, const std::string& command_line) {
         clear_tape();
         return kTrainNonFinite;
       }
-      backward(t.total);
-      opt.step();
-      objective.after_step(o.embedding.detach(), y);
+      {
+        MFD_NVTX_RANGE("backward");
+        backward(t.total);
+      }
+      {
+        MFD_NVTX_RANGE("optimizer");
+        opt.step();
+        objective.after_step(o.embedding.detach(), y);
+      }
       const double n = static_cast<double>(x.size(0));
       sums.loss += loss * n;
       sums.cls += t.classification.item() * n;
@@ -291,10 +323,17 @@ int run_training(const RunConfig& cfg, const std::string& command_line) {
          << ", \"test_acc\": " << num(test_acc) << ", \"mean_abs_corr\": [";
     for (size_t s = 0; s < stages; ++s) line << (s ? ", " : "") << num(sums.last_corr[s]);
     line << "], \"images_per_s\": " << num(images / epoch_seconds) << ", \"epoch_seconds\": " << num(epoch_seconds)
-         << ", \"peak_host_mib\": " << num(peak_host_mib()) << "}";
+         << ", \"peak_host_mib\": " << num(peak_host_mib());
+    // The epoch's peak of device memory in use (training and evaluation), on CUDA only.
+    const double peak_device_mib =
+        device == Device::cuda ? static_cast<double>(device_stats().peak_bytes_in_use) / (1024.0 * 1024.0) : NAN;
+    if (device == Device::cuda) line << ", \"peak_device_mib\": " << num(peak_device_mib);
+    line << "}";
     std::ofstream(out / "metrics.jsonl", std::ios::app) << line.str() << "\n";
-    std::printf("epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, lr %g, %.1f s\n", epoch + 1,
+    std::printf("epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, lr %g, %.1f s", epoch + 1,
                 sums.loss / sums.seen, 100 * sums.correct / sums.seen, test_loss, 100 * test_acc, opt.lr(), epoch_seconds);
+    if (device == Device::cuda) std::printf(", peak GPU memory %.0f MiB", peak_device_mib);
+    std::printf("\n");
     const bool improved = std::isfinite(test_acc) && test_acc > best_acc;
     if (improved) best_acc = test_acc;
     checkpoint(last, epoch + 1, 0, nullptr);

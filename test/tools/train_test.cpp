@@ -26,7 +26,7 @@ std::string read(const fs::path& p) {
 // metrics.jsonl without the timing fields, which may differ between runs.
 std::string metrics_without_timing(const fs::path& run) {
   std::string text = read(run / "metrics.jsonl");
-  for (const char* key : {"images_per_s", "epoch_seconds", "peak_host_mib"}) {
+  for (const char* key : {"images_per_s", "epoch_seconds", "peak_host_mib", "peak_device_mib"}) {
     const std::string field = std::string(", \"") + key + "\": ";
     for (size_t at; (at = text.find(field)) != std::string::npos;)
       text.erase(at, text.find_first_of(",}", at + field.size()) - at);
