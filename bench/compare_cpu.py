@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Side-by-side CPU comparison with PyTorch: runs our Google Benchmark programs (bin/bench_conv:
 conv2d forward+backward; bin/bench_mfd: MFD loss forward+backward; bin/bench_models: whole
-networks, forward and forward+backward) and the same cases in
+networks, forward and forward+backward; their CPU cases, not the "cuda/..." ones, which
+bench/compare_gpu.py compares) and the same cases in
 PyTorch, in the same run and on the same threads, and prints the time ratio ours / PyTorch for
 each (below 1 means we are faster). Ours: median of 3 repetitions; PyTorch: median of --repeats;
 each side's best of two alternating rounds. The PyTorch MFD is the obvious version written with torch
@@ -217,17 +218,17 @@ def main():
     check_blas(torch)
     print("threads: %d (ours: OMP_NUM_THREADS=%d)" % (args.threads, args.threads))
     if args.only in (None, "conv"):
-        compare("conv2d fwd+bwd, batch 16", os.path.join(args.bin, "bench_conv"), "conv_fwd_bwd",
+        compare("conv2d fwd+bwd, batch 16", os.path.join(args.bin, "bench_conv"), "^conv_fwd_bwd/",
                 torch_conv_case, torch, args)
     if args.only in (None, "models"):
-        compare("model, batch 16, 32x32 (ms per batch)", os.path.join(args.bin, "bench_models"), "model_",
+        compare("model, batch 16, 32x32 (ms per batch)", os.path.join(args.bin, "bench_models"), "^model_",
                 torch_model_case, torch, args)
     if args.only in (None, "step"):
-        compare("training step, batch 16, +/- MFD (ms)", os.path.join(args.bin, "bench_models"), "train_step",
+        compare("training step, batch 16, +/- MFD (ms)", os.path.join(args.bin, "bench_models"), "^train_step/",
                 torch_train_step_case, torch, args)
     if args.only in (None, "mfd"):
         bench = os.path.join(args.bin, "bench_mfd")
-        ours = compare("MFD loss fwd+bwd (one stage)", bench, "mfd_fwd_bwd", torch_mfd_case, torch, args)
+        ours = compare("MFD loss fwd+bwd (one stage)", bench, "^mfd_fwd_bwd/", torch_mfd_case, torch, args)
         print("\nGEMM rate of MFD's two products vs plain GEMMs of the same sizes (bin/bench_mfd):")
         for name, ms in ours.items():
             shape = name.split("/")[1]
