@@ -1,12 +1,21 @@
 # mfd: one entry point. `make` builds the library and every program into bin/ (objects under
 # build/); `make test` builds and runs the GoogleTest suite; `make bench`; `make quickstart`;
-# `make clean`. CUDA=0 forces a CPU-only build; SANITIZE=1 builds with ASan + UBSan (CPU only)
-# under build/asan/.
+# `make gpu-bundle` (the programs for a GPU machine, build/gpu-bundle/); `make clean`. CUDA=0
+# forces a CPU-only build; SANITIZE=1 builds with ASan + UBSan (CPU only) under build/asan/.
 
 CUDA_HOME ?= /usr/local/cuda
 CUDA ?= auto
 SANITIZE ?= 0
 ARCH_FLAGS ?= -march=native
+# BUNDLE=1 is what `make gpu-bundle` builds with (see there): CUDA for sm_90, any x86-64 with AVX2.
+BUNDLE ?= 0
+GPU_BUNDLE := build/gpu-bundle
+ifeq ($(BUNDLE),1)
+  CUDA := 1
+  SANITIZE := 0
+  ARCH_FLAGS := -march=x86-64-v3
+  CUDA_ARCH := 90
+endif
 
 OPENBLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 OPENBLAS_LIB := /usr/lib/x86_64-linux-gnu/openblas-openmp
@@ -35,6 +44,9 @@ endif
 ifeq ($(SANITIZE),1)
   BUILD := build/asan
   BIN := build/asan/bin
+else ifeq ($(BUNDLE),1)
+  BUILD := build/gpu-bundle-obj
+  BIN := $(BUILD)/bin
 else
   BUILD := build/$(if $(filter 1,$(WITH_CUDA)),cuda,cpu)
   BIN := bin
@@ -64,6 +76,20 @@ ifeq ($(WITH_CUDA),1)
   LDFLAGS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64
   LDLIBS += -lcudnn -lcublas -lcudart
 endif
+# The bundle links everything but cuDNN and cuBLAS statically: OpenBLAS (OpenMP build) with the
+# libgfortran and libquadmath it needs, libgomp (named as archives, so no -fopenmp at link time),
+# zlib, GoogleTest (only an archive here anyway), the CUDA runtime, libstdc++ and libgcc. Google
+# Benchmark exists here only as a shared library: it travels in lib/ beside bin/, found through
+# the rpath $ORIGIN/../lib, and the bench_* programs use the system's libstdc++ as it does.
+ifeq ($(BUNDLE),1)
+  gcc_archive = $(shell g++ -print-file-name=$(1))
+  BUNDLE_STATIC_CXX = -static-libstdc++ -static-libgcc
+  LDFLAGS = $(OPT) $(BUNDLE_STATIC_CXX) -L$(CUDA_HOME)/lib64 -Wl,-rpath,'$$ORIGIN/../lib'
+  LDLIBS := $(OPENBLAS_LIB)/libopenblas.a $(call gcc_archive,libgfortran.a) $(call gcc_archive,libquadmath.a) \
+            $(call gcc_archive,libgomp.a) /usr/lib/x86_64-linux-gnu/libz.a -lcudnn -lcublas \
+            $(CUDA_HOME)/lib64/libcudart_static.a -lpthread -ldl -lrt -lm
+  $(BIN)/bench_%: BUNDLE_STATIC_CXX :=
+endif
 
 # --- sources ----------------------------------------------------------------------------------------
 LIB_SRCS := $(wildcard engine/*.cpp engine/ops/*.cpp engine/cpu/*.cpp layers/*.cpp losses/*.cpp training/*.cpp \
@@ -80,7 +106,7 @@ TEST_BIN := $(BIN)/mfd_tests
 BENCHES := $(BENCH_SRCS:bench/%.cpp=$(BIN)/bench_%)
 DEPS_STAMP := build/deps-ok
 
-.PHONY: all test bench quickstart deps clean
+.PHONY: all test bench quickstart deps clean gpu-bundle
 .SECONDARY:  # keep the objects of chained rules (tools, benches) so they are not rebuilt
 .DEFAULT_GOAL := all
 
@@ -129,6 +155,31 @@ bench: $(DEPS_STAMP) $(BENCHES)
 # Trains a small CNN on the real Fashion-MNIST data on the CPU and prints the test accuracy.
 quickstart: $(DEPS_STAMP) $(BIN)/quickstart
 	$(BIN)/quickstart
+
+# The programs a GPU machine without this project's build dependencies needs (scripts/gpu-check.sh
+# runs them there), linked under build/gpu-bundle-obj/{bin,lib}, checked to need no shared library
+# beyond the C library's, libstdc++ (bench_* only), cuDNN and cuBLAS, and packed into
+# $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz: each program holds its own static OpenBLAS (every CPU's
+# kernels, about 25 MiB), which xz -9's 64 MiB window stores once, so the archive travels (carry
+# build/gpu-bundle) at a fraction of the programs' size; gpu-check.sh unpacks it beside itself.
+GPU_BUNDLE_PROGRAMS := mfd_tests train mfd_info bench_conv bench_models bench_mfd
+GPU_BUNDLE_ALLOWED_LIBS := libc libm libdl librt libpthread ld-linux-x86-64 libgcc_s libstdc\+\+ libcudnn libcublas libbenchmark
+GPU_BUNDLE_STAGE := build/gpu-bundle-obj
+gpu-bundle: $(DEPS_STAMP)
+	@test -x $(NVCC) && test -f $(CUDA_HOME)/include/cudnn.h || { echo "gpu-bundle: needs $(NVCC) and cudnn.h under CUDA_HOME=$(CUDA_HOME)" >&2; exit 1; }
+	$(MAKE) BUNDLE=1 $(addprefix $(GPU_BUNDLE_STAGE)/bin/,$(GPU_BUNDLE_PROGRAMS))
+	@mkdir -p $(GPU_BUNDLE_STAGE)/lib $(GPU_BUNDLE)
+	cp -L /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian $(GPU_BUNDLE_STAGE)/lib/
+	@for f in $(addprefix $(GPU_BUNDLE_STAGE)/bin/,$(GPU_BUNDLE_PROGRAMS)); do \
+	  extra=$$(objdump -p $$f | awk '/NEEDED/ {print $$2}' | grep -vE '^($(subst $(eval) ,|,$(GPU_BUNDLE_ALLOWED_LIBS)))\.so' || true); \
+	  if [ -n "$$extra" ]; then echo "gpu-bundle: $$f needs $$extra, which the GPU machine lacks" >&2; exit 1; fi; \
+	  echo "$$f: $$(du -m $$f | cut -f1) MiB, needs $$(objdump -p $$f | awk '/NEEDED/ {printf "%s ", $$2}')"; \
+	done
+	rm -rf $(GPU_BUNDLE)/bin $(GPU_BUNDLE)/lib
+	XZ_OPT='-9 -T1' tar -C $(GPU_BUNDLE_STAGE) -cJf $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz.part $(addprefix bin/,$(GPU_BUNDLE_PROGRAMS)) lib
+	mv $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz.part $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz
+	@size=$$(du -sm $(GPU_BUNDLE) | cut -f1); echo "gpu-bundle: $(GPU_BUNDLE) is $$size MiB; carry it (scripts/gpu-check.sh unpacks it)"; \
+	  if [ $$size -gt 48 ]; then echo "gpu-bundle: over 48 MiB, too large to travel with the working tree" >&2; exit 1; fi
 
 clean:
 	rm -rf build bin
