@@ -948,7 +948,11 @@ void center_update(const float* x, const int32_t* labels, double alpha, float* c
 
 void mfd_center(const float* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, float* y,
                 float* inv_norm) {
-  if (d == 0 || b * m == 0) return;
+  if (d == 0) return;
+  if (b * m == 0) {  // no observations: every channel is dead (inv_norm 0), as on the CPU
+    fill(inv_norm, DType::f32, d, 0.0);
+    return;
+  }
   cudaStream_t s = stream();
   if (centering == MfdCentering::batch) {
     const int splits = channel_splits(1, d, m);  // the work of a block is a set of positions
