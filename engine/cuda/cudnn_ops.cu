@@ -181,9 +181,13 @@ void cudnn_conv2d_forward(const float* x, const float* w, float* y, const ConvSh
     return choose("convolution forward", perf, returned, m, ws.bytes);
   });
   MFD_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.d, a.math));
-  DeviceBuffer ws(a.workspace);
+  size_t ws_bytes = a.workspace, sz = 0;  // what the algorithm asks for under the math type set now
+  if (cudnnGetConvolutionForwardWorkspaceSize(h, d.x.d, d.w.d, d.conv.d, d.y.d,
+                                              static_cast<cudnnConvolutionFwdAlgo_t>(a.algo), &sz) == CUDNN_STATUS_SUCCESS)
+    ws_bytes = std::max(ws_bytes, sz);
+  DeviceBuffer ws(ws_bytes);
   MFD_CUDNN_CHECK(cudnnConvolutionForward(h, &kOne, d.x.d, x, d.w.d, w, d.conv.d,
-                                          static_cast<cudnnConvolutionFwdAlgo_t>(a.algo), ws.get(), a.workspace,
+                                          static_cast<cudnnConvolutionFwdAlgo_t>(a.algo), ws.get(), ws_bytes,
                                           &kZero, d.y.d, y));
 }
 
@@ -210,10 +214,14 @@ void cudnn_conv2d_backward_data(const float* w, const float* dy, float* dx, cons
     return choose("convolution backward-data", perf, returned, m, ws.bytes);
   });
   MFD_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.d, a.math));
-  DeviceBuffer ws(a.workspace);
+  size_t ws_bytes = a.workspace, sz = 0;
+  if (cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w.d, d.y.d, d.conv.d, d.x.d,
+                                                   static_cast<cudnnConvolutionBwdDataAlgo_t>(a.algo), &sz) == CUDNN_STATUS_SUCCESS)
+    ws_bytes = std::max(ws_bytes, sz);
+  DeviceBuffer ws(ws_bytes);
   MFD_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &kOne, d.w.d, w, d.y.d, dy, d.conv.d,
                                                static_cast<cudnnConvolutionBwdDataAlgo_t>(a.algo), ws.get(),
-                                               a.workspace, &kOne, d.x.d, dx));
+                                               ws_bytes, &kOne, d.x.d, dx));
 }
 
 void cudnn_conv2d_backward_filter(const float* x, const float* dy, float* dw, const ConvShape& g) {
@@ -239,10 +247,14 @@ void cudnn_conv2d_backward_filter(const float* x, const float* dy, float* dw, co
     return choose("convolution backward-filter", perf, returned, m, ws.bytes);
   });
   MFD_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.d, a.math));
-  DeviceBuffer ws(a.workspace);
+  size_t ws_bytes = a.workspace, sz = 0;
+  if (cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x.d, d.y.d, d.conv.d, d.w.d,
+                                                     static_cast<cudnnConvolutionBwdFilterAlgo_t>(a.algo), &sz) == CUDNN_STATUS_SUCCESS)
+    ws_bytes = std::max(ws_bytes, sz);
+  DeviceBuffer ws(ws_bytes);
   MFD_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &kOne, d.x.d, x, d.y.d, dy, d.conv.d,
                                                  static_cast<cudnnConvolutionBwdFilterAlgo_t>(a.algo), ws.get(),
-                                                 a.workspace, &kOne, d.w.d, dw));
+                                                 ws_bytes, &kOne, d.w.d, dw));
 }
 
 bool cudnn_batch_norm_usable(int64_t n, int64_t c, int64_t h, int64_t w, double eps) {
