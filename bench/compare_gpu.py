@@ -9,7 +9,7 @@ faster), with the median and the worst ratio of each group; for the convolutions
 targets (median <= 1.1, worst <= 1.3).
 
 Both sides: cuDNN autotuning (torch.backends.cudnn.benchmark = True; ours chooses by measurement
-too), TF32 off for convolutions and matrix products unless --tf32 (ours: MFD_TF32=1), each timed
+too), TF32 off for convolutions unless --tf32 (ours: MFD_TF32=1); matrix products always full float32 on both sides, each timed
 iteration ending in a device synchronisation, the per-iteration mean of a timed loop after
 warm-up, median of 3 repetitions, each side's best of --rounds alternating rounds. It prints the
 GPU, PyTorch's and our cuDNN / cuBLAS versions (ours from the benchmark's JSON context) first.
@@ -229,7 +229,7 @@ def compare(title, bench, bench_filter, torch_case, torch, args, results):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default="bin", help="folder of bench_conv, bench_models, bench_mfd (default bin)")
-    ap.add_argument("--tf32", action="store_true", help="TF32 on for both sides (default off)")
+    ap.add_argument("--tf32", action="store_true", help="TF32 convolutions on both sides (default off)")
     ap.add_argument("--only", default=",".join(GROUPS), help="groups, comma-separated: " + ", ".join(GROUPS))
     ap.add_argument("--models", default="resnet18,resnet50,resnext50_32x4d,densenet121,mobilenet_v2",
                     help="networks for the step and models groups")
@@ -251,7 +251,7 @@ def main():
         sys.exit("compare_gpu: PyTorch sees no CUDA device (torch %s, built for CUDA %s)" % (torch.__version__, torch.version.cuda))
     torch.backends.cudnn.benchmark = True
     torch.backends.cudnn.allow_tf32 = args.tf32
-    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cuda.matmul.allow_tf32 = False  # ours: cuBLAS always full float32
     info_cmd = [os.path.join(args.bin, "mfd_info"), "--json"]
     info = json.loads(subprocess.run(info_cmd, check=True, capture_output=True, text=True).stdout)
     versions = subprocess.run(info_cmd[:1], check=True, capture_output=True, text=True).stdout

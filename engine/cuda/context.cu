@@ -24,8 +24,11 @@ int g_selected = 0;
 CudaMath g_math;
 Context* g_context = nullptr;  // leaked on purpose (see context.h)
 
-void apply_cublas_math(cublasHandle_t handle, const CudaMath& math) {
-  MFD_CUBLAS_CHECK(cublasSetMathMode(handle, math.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+// cuBLAS always computes in full float32, whatever TF32 allows for convolutions (PyTorch's
+// defaults too: TF32 for cuDNN, not for matmul): MFD's S = y y^T drives correlations towards 0,
+// and TF32's 10-bit mantissa would put a floor of about 1e-3 under each of them.
+void apply_cublas_math(cublasHandle_t handle, const CudaMath&) {
+  MFD_CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH));
 }
 
 Context* create_context() {
