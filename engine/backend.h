@@ -121,9 +121,11 @@ class Backend {
                                Tensor& dw, Tensor& db) = 0;
 
   // Channel concatenation of (N, C_i, H, W) tensors into y (N, sum C_i, H, W); backward
-  // accumulates each slice of dy into its dxs[i] (skipping undefined ones).
+  // accumulates each slice of dy into its dxs[i], skipping undefined ones (their slice is still
+  // channels[i] wide, which is why the counts are passed).
   virtual void concat_channels_forward(const std::vector<Tensor>& xs, Tensor& y) = 0;
-  virtual void concat_channels_backward(const Tensor& dy, std::vector<Tensor>& dxs) = 0;
+  virtual void concat_channels_backward(const Tensor& dy, const std::vector<int64_t>& channels,
+                                        std::vector<Tensor>& dxs) = 0;
 
   // Row-wise L2 normalisation of x (N, D): y = x / max(||x||, eps). Backward accumulates.
   virtual void l2_normalize_forward(const Tensor& x, double eps, Tensor& y) = 0;

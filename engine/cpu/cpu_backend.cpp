@@ -284,11 +284,12 @@ class CpuBackend final : public Backend {
       cpu::concat_channels(ptr<T>(y), y.size(0), y.size(1), y.size(2) * y.size(3), ptrs, channels, false);
     });
   }
-  void concat_channels_backward(const Tensor& dy, std::vector<Tensor>& dxs) override {
+  void concat_channels_backward(const Tensor& dy, const std::vector<int64_t>& channels,
+                                std::vector<Tensor>& dxs) override {
     MFD_FLOAT_DISPATCH("concat_channels_backward", dy.dtype(), {
       std::vector<T*> ptrs;
-      std::vector<int64_t> channels;
-      concat_pieces(dxs, ptrs, channels);
+      std::vector<int64_t> unused;
+      concat_pieces(dxs, ptrs, unused);
       cpu::concat_channels(ptr<T>(dy), dy.size(0), dy.size(1), dy.size(2) * dy.size(3), ptrs, channels, true);
     });
   }

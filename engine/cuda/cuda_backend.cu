@@ -240,16 +240,15 @@ class CudaBackend final : public Backend {
     }
   }
 
-  void concat_channels_backward(const Tensor& dy, std::vector<Tensor>& dxs) override {
+  void concat_channels_backward(const Tensor& dy, const std::vector<int64_t>& channels,
+                                std::vector<Tensor>& dxs) override {
     const char* op = "concat_channels_backward";
     const float* pdy = f32(op, dy);
     const int64_t n = dy.size(0), total = dy.size(1), m = dy.size(2) * dy.size(3);
     int64_t start = 0;
-    for (Tensor& dx : dxs) {
-      if (!dx.defined()) continue;  // an undefined piece has no channel count: the CPU skips it too
-      const int64_t c = dx.size(1);
-      concat_backward_piece(pdy, f32(op, dx), n, total, start, c, m);
-      start += c;
+    for (size_t i = 0; i < dxs.size(); ++i) {
+      if (dxs[i].defined()) concat_backward_piece(pdy, f32(op, dxs[i]), n, total, start, channels[i], m);
+      start += channels[i];  // a piece that needs no gradient still takes its slice
     }
   }
 

@@ -53,8 +53,9 @@ Tensor concat_channels(const std::vector<Tensor>& xs) {
   if (any_grad) {
     record("concat_channels", y, [xs](const Tensor& dy) {
       std::vector<Tensor> dxs;
-      for (const Tensor& x : xs) dxs.push_back(grad_if_needed(x));
-      backend_for(dy).concat_channels_backward(dy, dxs);
+      std::vector<int64_t> widths;
+      for (const Tensor& x : xs) dxs.push_back(grad_if_needed(x)), widths.push_back(x.size(1));
+      backend_for(dy).concat_channels_backward(dy, widths, dxs);
     });
   }
   return y;

@@ -38,6 +38,11 @@ TEST_P(TensorOpsTest, ConcatChannels) {
   auto op = [](const std::vector<Tensor>& in) { return concat_channels({in[0], in[1], in[2]}); };
   expect_forward(device(), op, {a, b, c}, expected);
   expect_gradients(device(), op, {a, b, c});
+  // A middle piece that needs no gradient still takes its slice of dy.
+  auto with_constant = [](const std::vector<Tensor>& in) {
+    return concat_channels({in[0], Tensor::full({2, 1, 4, 5}, 0.5, in[0].dtype(), in[0].device()), in[1]});
+  };
+  expect_gradients(device(), with_constant, {a, c});
 }
 
 TEST_P(TensorOpsTest, ReshapeSharesStorageAndFlattenKeepsTheBatch) {
