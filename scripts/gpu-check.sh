@@ -131,7 +131,7 @@ echo
 echo "== 2. tests (the bundle's mfd_tests, CUDA instances included)"
 # Need data or tools that this machine lacks: Debian's Fashion-MNIST (quickstart, training runs),
 # the .venv with safetensors (parity), /usr/bin/python3 with PIL (FaceScrub preparation).
-NEEDS_DATA='QuickstartEndToEnd.*:TrainTest.ARun*:TrainTest.Resume*:TrainTest.ANonFinite*:TorchvisionParity.*:PrepareFaceScrub.*'
+NEEDS_DATA='QuickstartEndToEnd.*:AnalyzeTest.*:TrainTest.ARun*:TrainTest.Resume*:TrainTest.ANonFinite*:TorchvisionParity.*:PrepareFaceScrub.*'
 export MFD_BIN_DIR=$BIN  # where the tests find bin/train
 run_step tests 150 "$LOG_DIR/tests.log" 40 "$BIN/mfd_tests" --gtest_filter="-$NEEDS_DATA"
 set_note "$(grep -E '^tests: ' "$LOG_DIR/tests.log" | tail -n1); CUDA: $(grep -cE '^\[       OK \] .*(/cuda|Cuda)' "$LOG_DIR/tests.log" || true) ok, $(grep -cE '^\[  FAILED  \] .*(/cuda|Cuda).* \(' "$LOG_DIR/tests.log" || true) failed"
