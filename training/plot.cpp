@@ -139,7 +139,8 @@ void draw_chart(Canvas& c, int left, int top, int w, int h, const std::string& t
   auto py = [&](double y) {
     return y0 - static_cast<int>(std::lround((y0 - y1) * std::clamp((y - y_lo) / (y_hi - y_lo), 0.0, 1.0)));
   };
-  int legend_y = y1 + 2;
+  int legend_y = y0 - 12 - 10 * static_cast<int>(std::count_if(series.begin(), series.end(),
+                                                                  [](const Series& s) { return !s.label.empty(); }));
   for (const Series& s : series) {
     int lx = -1, ly = -1;
     for (size_t i = 0; i < s.y.size(); ++i) {

@@ -44,7 +44,7 @@ struct Series {
 };
 
 // A chart in the box (left, top, w, h): title, axes with their end values, the series (non-finite
-// points skipped) and a legend. x and y ranges are taken from the data unless y_lo < y_hi.
+// points skipped) and a legend (bottom right). x and y ranges are taken from the data unless y_lo < y_hi.
 void draw_chart(Canvas& canvas, int left, int top, int w, int h, const std::string& title,
                 const std::string& x_label, const std::vector<Series>& series, double y_lo = 0,
                 double y_hi = 0);

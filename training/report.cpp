@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "engine/json.h"
@@ -95,10 +96,11 @@ std::string header(const std::string& grid, const GridOptions& o, const std::vec
     s << "**Small scale: a reduced recipe (width 0.125, 10 epochs on 2,000 training images, 1,000 test images, "
          "batch 64, lr 0.05 divided by 10 at epochs 5 and 8; Fashion-MNIST standing in for absent data sets). "
          "Its numbers are not comparable with the paper's, which are shown for reference only.**\n\n";
-  int done = 0;
-  for (const PlannedRun& r : plan) done += finished(r);
+  std::set<std::string> folders, done;  // several cells may share a run at small scale
+  for (const PlannedRun& r : plan)
+    if (folders.insert(r.dir).second && finished(r)) done.insert(r.dir);
   s << "Cells: mean ± standard deviation over the seeds found (their number; \"of N\" when some are missing). "
-    << done << " of " << plan.size() << " runs finished.\n\n";
+    << done.size() << " of " << folders.size() << " runs finished.\n\n";
   return s.str();
 }
 
@@ -204,7 +206,9 @@ void write_report_plot(const std::string& grid, const GridOptions& o, const std:
   }
   // One panel per pair of cells (lambda 0 and the next cell), test accuracy per epoch.
   std::vector<std::pair<const CellRuns*, const CellRuns*>> pairs;
-  for (size_t i = 0; i + 1 < cells.size(); i += 2) pairs.push_back({&cells[i], &cells[i + 1]});
+  std::set<std::string> drawn;  // a stand-in data set makes several cells one run: drawn once
+  for (size_t i = 0; i + 1 < cells.size(); i += 2)
+    if (drawn.insert(cells[i].runs.front().dir).second) pairs.push_back({&cells[i], &cells[i + 1]});
   const int columns = std::min<int>(4, static_cast<int>(pairs.size())), rows = (static_cast<int>(pairs.size()) + columns - 1) / columns;
   Canvas c(columns * 320, rows * 240);
   for (size_t p = 0; p < pairs.size(); ++p) {
