@@ -189,6 +189,21 @@ TEST(ReproduceTool, SkipsFinishedRunsResumesInterruptedOnesAndReports) {
             std::string::npos) << out;
   EXPECT_TRUE(fs::exists(tmp.path() / "t6.png"));
 
+  // Two local GPUs: the six runs of table2 at seed 0, each with its GPU, every run once.
+  fs::remove(calls);
+  const fs::path runs2 = tmp.path() / "runs2";
+  for (const PlannedRun& r : plan_grid("table2", GridOptions{Scale::small, runs2.string(), o.data_dir, {0}})) {
+    std::string json = r.config.to_json();
+    std::ofstream(configs / (r.name + ".json")) << json;
+  }
+  ASSERT_EQ(run_command(bin_dir() + "/reproduce table2 --scale small --seeds 0 --gpus 0,1 --runs " + runs2.string() +
+                            " --data-dir " + o.data_dir + " --train " + fake.string(), out), 0) << out;
+  const std::string on_gpus = read(calls);
+  EXPECT_EQ(std::count(on_gpus.begin(), on_gpus.end(), '\n'), 6) << on_gpus;
+  EXPECT_NE(on_gpus.find("--device cuda:0"), std::string::npos) << on_gpus;
+  EXPECT_NE(on_gpus.find("--device cuda:1"), std::string::npos) << on_gpus;
+  EXPECT_NE(out.find("on cuda:1: starting"), std::string::npos) << out;
+
   // The Slurm script for what is left (nothing: all finished) and for a fresh folder.
   ASSERT_EQ(run_command(bin_dir() + "/reproduce table1 --runs " + (tmp.path() / "r2").string() + " --slurm --no-submit", out), 0) << out;
   EXPECT_NE(read(tmp.path() / "r2" / "table1-full.sbatch").find("#SBATCH --array=0-5"), std::string::npos);
