@@ -155,6 +155,22 @@ template <typename Find> ConvAlgo conv_algo(ConvKind kind, const ConvShape& g, c
   return a;
 }
 
+// The largest workspace any of the `count` algorithms of a direction asks for (the measurement's).
+template <typename WorkspaceOf> size_t largest_workspace(int count, WorkspaceOf workspace_of) {
+  size_t wanted = 0;
+  for (int i = 0; i < count; ++i) wanted = std::max(wanted, workspace_of(i));
+  return wanted;
+}
+
+// The chosen algorithm with the workspace it asks for under the math type it will run with (the
+// fallback in choose() runs an algorithm measured under another math type with FMA math), kept
+// with it in the cache so that no call asks again.
+template <typename WorkspaceOf> ConvAlgo with_run_workspace(ConvAlgo a, const ConvDesc& conv, WorkspaceOf workspace_of) {
+  MFD_CUDNN_CHECK(cudnnSetConvolutionMathType(conv.d, a.math));
+  a.workspace = std::max(a.workspace, workspace_of(a.algo));
+  return a;
+}
+
 const float kOne = 1.0f, kZero = 0.0f;
 
 }  // namespace
@@ -163,31 +179,27 @@ void cudnn_conv2d_forward(const float* x, const float* w, float* y, const ConvSh
   const CudaMath m = cuda_math();
   cudnnHandle_t h = cudnn();
   ConvDescs d(g, base_math(m));
+  auto workspace_of = [&](int algo) {
+    size_t sz = 0;
+    return cudnnGetConvolutionForwardWorkspaceSize(h, d.x.d, d.w.d, d.conv.d, d.y.d,
+                                                   static_cast<cudnnConvolutionFwdAlgo_t>(algo), &sz) == CUDNN_STATUS_SUCCESS
+               ? sz
+               : 0;
+  };
   const ConvAlgo a = conv_algo(kForward, g, m, [&] {
-    size_t wanted = 0;
-    for (int i = 0; i < CUDNN_CONVOLUTION_FWD_ALGO_COUNT; ++i) {
-      size_t sz = 0;
-      if (cudnnGetConvolutionForwardWorkspaceSize(h, d.x.d, d.w.d, d.conv.d, d.y.d, static_cast<cudnnConvolutionFwdAlgo_t>(i),
-                                                  &sz) == CUDNN_STATUS_SUCCESS)
-        wanted = std::max(wanted, sz);
-    }
-    FindWorkspace ws(wanted);
+    FindWorkspace ws(largest_workspace(CUDNN_CONVOLUTION_FWD_ALGO_COUNT, workspace_of));
     int count = 0, returned = 0;
     MFD_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &count));
     std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(std::max(count, 1));
     // y is assigned by the real call afterwards, so the measurement may write into it.
     MFD_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, d.x.d, x, d.w.d, w, d.conv.d, d.y.d, y, count, &returned,
                                                            perf.data(), ws.ptr, ws.bytes));
-    return choose("convolution forward", perf, returned, m, ws.bytes);
+    return with_run_workspace(choose("convolution forward", perf, returned, m, ws.bytes), d.conv, workspace_of);
   });
   MFD_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.d, a.math));
-  size_t ws_bytes = a.workspace, sz = 0;  // what the algorithm asks for under the math type set now
-  if (cudnnGetConvolutionForwardWorkspaceSize(h, d.x.d, d.w.d, d.conv.d, d.y.d,
-                                              static_cast<cudnnConvolutionFwdAlgo_t>(a.algo), &sz) == CUDNN_STATUS_SUCCESS)
-    ws_bytes = std::max(ws_bytes, sz);
-  DeviceBuffer ws(ws_bytes);
+  DeviceBuffer ws(a.workspace);
   MFD_CUDNN_CHECK(cudnnConvolutionForward(h, &kOne, d.x.d, x, d.w.d, w, d.conv.d,
-                                          static_cast<cudnnConvolutionFwdAlgo_t>(a.algo), ws.get(), ws_bytes,
+                                          static_cast<cudnnConvolutionFwdAlgo_t>(a.algo), ws.get(), a.workspace,
                                           &kZero, d.y.d, y));
 }
 
@@ -195,15 +207,16 @@ void cudnn_conv2d_backward_data(const float* w, const float* dy, float* dx, cons
   const CudaMath m = cuda_math();
   cudnnHandle_t h = cudnn();
   ConvDescs d(g, base_math(m));
+  auto workspace_of = [&](int algo) {
+    size_t sz = 0;
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w.d, d.y.d, d.conv.d, d.x.d,
+                                                        static_cast<cudnnConvolutionBwdDataAlgo_t>(algo),
+                                                        &sz) == CUDNN_STATUS_SUCCESS
+               ? sz
+               : 0;
+  };
   const ConvAlgo a = conv_algo(kBackwardData, g, m, [&] {
-    size_t wanted = 0;
-    for (int i = 0; i < CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT; ++i) {
-      size_t sz = 0;
-      if (cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w.d, d.y.d, d.conv.d, d.x.d,
-                                                       static_cast<cudnnConvolutionBwdDataAlgo_t>(i), &sz) == CUDNN_STATUS_SUCCESS)
-        wanted = std::max(wanted, sz);
-    }
-    FindWorkspace ws(wanted);
+    FindWorkspace ws(largest_workspace(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, workspace_of));
     int count = 0, returned = 0;
     MFD_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &count));
     std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(std::max(count, 1));
@@ -211,32 +224,29 @@ void cudnn_conv2d_backward_data(const float* w, const float* dy, float* dx, cons
     MFD_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w.d, w, d.y.d, dy, d.conv.d, d.x.d,
                                                                 scratch.get(), count, &returned, perf.data(), ws.ptr,
                                                                 ws.bytes));
-    return choose("convolution backward-data", perf, returned, m, ws.bytes);
+    return with_run_workspace(choose("convolution backward-data", perf, returned, m, ws.bytes), d.conv, workspace_of);
   });
   MFD_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.d, a.math));
-  size_t ws_bytes = a.workspace, sz = 0;
-  if (cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w.d, d.y.d, d.conv.d, d.x.d,
-                                                   static_cast<cudnnConvolutionBwdDataAlgo_t>(a.algo), &sz) == CUDNN_STATUS_SUCCESS)
-    ws_bytes = std::max(ws_bytes, sz);
-  DeviceBuffer ws(ws_bytes);
+  DeviceBuffer ws(a.workspace);
   MFD_CUDNN_CHECK(cudnnConvolutionBackwardData(h, &kOne, d.w.d, w, d.y.d, dy, d.conv.d,
                                                static_cast<cudnnConvolutionBwdDataAlgo_t>(a.algo), ws.get(),
-                                               ws_bytes, &kOne, d.x.d, dx));
+                                               a.workspace, &kOne, d.x.d, dx));
 }
 
 void cudnn_conv2d_backward_filter(const float* x, const float* dy, float* dw, const ConvShape& g) {
   const CudaMath m = cuda_math();
   cudnnHandle_t h = cudnn();
   ConvDescs d(g, base_math(m));
+  auto workspace_of = [&](int algo) {
+    size_t sz = 0;
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x.d, d.y.d, d.conv.d, d.w.d,
+                                                          static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo),
+                                                          &sz) == CUDNN_STATUS_SUCCESS
+               ? sz
+               : 0;
+  };
   const ConvAlgo a = conv_algo(kBackwardFilter, g, m, [&] {
-    size_t wanted = 0;
-    for (int i = 0; i < CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT; ++i) {
-      size_t sz = 0;
-      if (cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x.d, d.y.d, d.conv.d, d.w.d,
-                                                         static_cast<cudnnConvolutionBwdFilterAlgo_t>(i), &sz) == CUDNN_STATUS_SUCCESS)
-        wanted = std::max(wanted, sz);
-    }
-    FindWorkspace ws(wanted);
+    FindWorkspace ws(largest_workspace(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, workspace_of));
     int count = 0, returned = 0;
     MFD_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &count));
     std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(std::max(count, 1));
@@ -244,17 +254,13 @@ void cudnn_conv2d_backward_filter(const float* x, const float* dy, float* dw, co
     MFD_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x.d, x, d.y.d, dy, d.conv.d, d.w.d,
                                                                   scratch.get(), count, &returned, perf.data(),
                                                                   ws.ptr, ws.bytes));
-    return choose("convolution backward-filter", perf, returned, m, ws.bytes);
+    return with_run_workspace(choose("convolution backward-filter", perf, returned, m, ws.bytes), d.conv, workspace_of);
   });
   MFD_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv.d, a.math));
-  size_t ws_bytes = a.workspace, sz = 0;
-  if (cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x.d, d.y.d, d.conv.d, d.w.d,
-                                                     static_cast<cudnnConvolutionBwdFilterAlgo_t>(a.algo), &sz) == CUDNN_STATUS_SUCCESS)
-    ws_bytes = std::max(ws_bytes, sz);
-  DeviceBuffer ws(ws_bytes);
+  DeviceBuffer ws(a.workspace);
   MFD_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &kOne, d.x.d, x, d.y.d, dy, d.conv.d,
                                                  static_cast<cudnnConvolutionBwdFilterAlgo_t>(a.algo), ws.get(),
-                                                 ws_bytes, &kOne, d.w.d, dw));
+                                                 a.workspace, &kOne, d.w.d, dw));
 }
 
 bool cudnn_batch_norm_usable(int64_t n, int64_t c, int64_t h, int64_t w, double eps) {
