@@ -32,70 +32,45 @@ unsigned blocks_for(int64_t n, int threads = kThreads) {
 
 // ---- block and warp reductions (every thread of the block must call them) ----------------------
 
-__device__ __forceinline__ double warp_sum(double v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) {
-    const float other = __shfl_down_sync(0xffffffffu, v, o);
-    v = v < other ? other : v;
-  }
-  return v;
-}
-__device__ __forceinline__ int warp_min(int v) {
-  for (int o = 16; o > 0; o >>= 1) v = min(v, __shfl_down_sync(0xffffffffu, v, o));
+// The combining rules, each with its identity.
+struct SumOp {
+  static constexpr double identity = 0.0;
+  __device__ static double apply(double a, double b) { return a + b; }
+};
+struct MaxOp {
+  static constexpr float identity = -FLT_MAX;
+  __device__ static float apply(float a, float b) { return a < b ? b : a; }
+};
+struct MinOp {
+  static constexpr int identity = INT_MAX;
+  __device__ static int apply(int a, int b) { return min(a, b); }
+};
+
+template <typename Op, typename T> __device__ __forceinline__ T warp_reduce(T v) {
+  for (int o = 16; o > 0; o >>= 1) v = Op::apply(v, __shfl_down_sync(0xffffffffu, v, o));
   return v;
 }
 
-// The block's sum, returned to every thread. blockDim.x is a multiple of 32.
-__device__ double block_sum(double v) {
-  __shared__ double shared[32];
+template <typename Op, typename T> __device__ T block_reduce(T v) {
+  __shared__ T shared[32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  v = warp_sum(v);
+  v = warp_reduce<Op>(v);
   __syncthreads();  // a previous call may still read shared[0]
   if (lane == 0) shared[warp] = v;
   __syncthreads();
   if (warp == 0) {
-    v = lane < warps ? shared[lane] : 0.0;
-    v = warp_sum(v);
+    v = lane < warps ? shared[lane] : T(Op::identity);
+    v = warp_reduce<Op>(v);
     if (lane == 0) shared[0] = v;
   }
   __syncthreads();
   return shared[0];
 }
 
-__device__ float block_max(float v) {
-  __shared__ float shared[32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  v = warp_max(v);
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < warps ? shared[lane] : -FLT_MAX;
-    v = warp_max(v);
-    if (lane == 0) shared[0] = v;
-  }
-  __syncthreads();
-  return shared[0];
-}
-
-__device__ int block_min(int v) {
-  __shared__ int shared[32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  v = warp_min(v);
-  __syncthreads();
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < warps ? shared[lane] : INT_MAX;
-    v = warp_min(v);
-    if (lane == 0) shared[0] = v;
-  }
-  __syncthreads();
-  return shared[0];
-}
+__device__ __forceinline__ double warp_sum(double v) { return warp_reduce<SumOp>(v); }
+__device__ double block_sum(double v) { return block_reduce<SumOp>(v); }
+__device__ float block_max(float v) { return block_reduce<MaxOp>(v); }
+__device__ int block_min(int v) { return block_reduce<MinOp>(v); }
 
 // out = scale * sum(parts[0..count)) / divisor, in one block.
 __global__ void finalize_sum_kernel(const double* parts, int64_t count, double scale, double divisor, float* out) {
