@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+import torch_workloads  # beside this script
+
 
 def loaded_blas():
     """Real paths of the BLAS / oneDNN libraries mapped into this process."""
@@ -50,18 +52,9 @@ def torch_mfd_case(torch, name, repeats):
     b, d, h = map(int, m.groups())
     x = torch.rand(b, d, h, h, requires_grad=True)
 
-    def mfd(x):
-        y = x - x.mean(0, keepdim=True)             # centred over the batch at each position
-        y = y.transpose(0, 1).reshape(d, -1)
-        s = y @ y.t()
-        norm = s.diagonal().clamp_min(1e-12).sqrt()
-        f = s / (norm[:, None] * norm[None, :])
-        off = f - torch.diag(f.diagonal())
-        return (off ** 2).sum() / (d * (d - 1))
-
     def step():
         x.grad = None
-        mfd(x).backward()
+        torch_workloads.mfd(torch, x).backward()
     return time_ms(step, max(3, repeats // 4))
 
 
@@ -76,40 +69,8 @@ def torch_model_case(torch, name, repeats):
         return None
     x = torch.randn(16, 3, 32, 32)
     labels = torch.arange(16) % 10
-    if kind == "model_fwd":
-        model.eval()
-
-        def step():
-            with torch.no_grad():
-                model(x)
-    else:
-        model.train()
-
-        def step():
-            model.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), labels).backward()
+    step = torch_workloads.model_step(torch, model, x, labels, kind)
     return time_ms(step, max(3, repeats // 4))
-
-
-def stage_modules(model, name):
-    """The modules whose outputs are mfd's 5 stage outputs (models/*.cpp); for densenet121 the
-    last one is norm5, whose output torchvision passes through a functional ReLU."""
-    if name.startswith("res"):
-        return [model.maxpool, model.layer1, model.layer2, model.layer3, model.layer4]
-    if name == "densenet121":
-        f = model.features
-        return [f.pool0, f.denseblock1, f.denseblock2, f.denseblock3, f.norm5]
-    return [model.features[i] for i in (1, 3, 6, 13, 18)]
-
-
-def torch_mfd(x):
-    """The obvious MFD of one stage output (as torch_mfd_case)."""
-    d = x.shape[1]
-    y = (x - x.mean(0, keepdim=True)).transpose(0, 1).reshape(d, -1)
-    s = y @ y.t()
-    norm = s.diagonal().clamp_min(1e-12).sqrt()
-    f = s / (norm[:, None] * norm[None, :])
-    return ((f - torch_mfd.torch.diag(f.diagonal())) ** 2).sum() / (d * (d - 1))
 
 
 def torch_train_step_case(torch, name, repeats):
@@ -119,24 +80,9 @@ def torch_train_step_case(torch, name, repeats):
     _, model_name, _, tag = name.split("/")[:4]
     lam = float(tag[len("lambda"):])
     model = torchvision_models.build(model_name)
-    model.train()
-    taps = []
-    for m in stage_modules(model, model_name):
-        m.register_forward_hook(lambda mod, inp, out: taps.append(out))
-    torch_mfd.torch = torch
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(16, 3, 32, 32)
     labels = torch.arange(16) % 10
-
-    def step():
-        taps.clear()
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), labels)
-        if lam > 0:
-            stages = taps[:4] + [torch.relu(taps[4])] if model_name == "densenet121" else taps
-            loss = loss + lam * sum(torch_mfd(s) for s in stages)
-        loss.backward()
-        opt.step()
+    step = torch_workloads.train_step(torch, model, model_name, x, labels, lam)
     return time_ms(step, 3)
 
 

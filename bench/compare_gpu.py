@@ -29,6 +29,8 @@ import subprocess
 import sys
 import time
 
+import torch_workloads  # beside this script
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 GROUPS = ["conv", "step", "mfd", "models"]
 
@@ -88,23 +90,13 @@ def torch_conv_case(torch, name, args):
     return time_ms(torch, step, args.min_time)
 
 
-def torch_mfd(torch, x):
-    """The obvious MFD of one stage output (bench/compare_cpu.py's)."""
-    d = x.shape[1]
-    y = (x - x.mean(0, keepdim=True)).transpose(0, 1).reshape(d, -1)
-    s = y @ y.t()
-    norm = s.diagonal().clamp_min(1e-12).sqrt()
-    f = s / (norm[:, None] * norm[None, :])
-    return ((f - torch.diag(f.diagonal())) ** 2).sum() / (d * (d - 1))
-
-
 def torch_mfd_case(torch, name, args):
     b, d, h = map(int, re.search(r"b(\d+)_d(\d+)_h(\d+)", name).groups())
     x = torch.rand(b, d, h, h, device="cuda", requires_grad=True)
 
     def step():
         x.grad = None
-        torch_mfd(torch, x).backward()
+        torch_workloads.mfd(torch, x).backward()
     return time_ms(torch, step, args.min_time)
 
 
@@ -114,16 +106,6 @@ def build_model(name, classes):
     return torchvision_models.build(name, num_classes=classes).cuda()
 
 
-def stage_modules(model, name):
-    """The modules whose outputs are our 5 stage outputs (bench/compare_cpu.py's)."""
-    if name.startswith("res"):
-        return [model.maxpool, model.layer1, model.layer2, model.layer3, model.layer4]
-    if name == "densenet121":
-        f = model.features
-        return [f.pool0, f.denseblock1, f.denseblock2, f.denseblock3, f.norm5]
-    return [model.features[i] for i in (1, 3, 6, 13, 18)]
-
-
 def torch_model_case(torch, name, args):
     """cuda/model_fwd/<model>/w1.00/n128 or cuda/model_fwd_bwd/...: 100 classes."""
     kind, model_name, _, batch = name.split("/")[1:5]
@@ -131,18 +113,7 @@ def torch_model_case(torch, name, args):
     model = build_model(model_name, 100)
     x = torch.randn(n, 3, 32, 32, device="cuda")
     labels = torch.arange(n, device="cuda") % 100
-    if kind == "model_fwd":
-        model.eval()
-
-        def step():
-            with torch.no_grad():
-                model(x)
-    else:
-        model.train()
-
-        def step():
-            model.zero_grad(set_to_none=True)
-            torch.nn.functional.cross_entropy(model(x), labels).backward()
+    step = torch_workloads.model_step(torch, model, x, labels, kind)
     return time_ms(torch, step, args.min_time)
 
 
@@ -151,23 +122,9 @@ def torch_train_step_case(torch, name, args):
     _, _, model_name, _, tag, batch = name.split("/")[:6]
     lam, n = float(tag[len("lambda"):]), int(batch[1:])
     model = build_model(model_name, 100)
-    model.train()
-    taps = []
-    for m in stage_modules(model, model_name):
-        m.register_forward_hook(lambda mod, inp, out: taps.append(out))
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(n, 3, 32, 32, device="cuda")
     labels = torch.arange(n, device="cuda") % 100
-
-    def step():
-        taps.clear()
-        opt.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(model(x), labels)
-        if lam > 0:
-            stages = taps[:4] + [torch.relu(taps[4])] if model_name == "densenet121" else taps
-            loss = loss + lam * sum(torch_mfd(torch, s) for s in stages)
-        loss.backward()
-        opt.step()
+    step = torch_workloads.train_step(torch, model, model_name, x, labels, lam)
     return time_ms(torch, step, args.min_time)
 
 
