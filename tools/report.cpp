@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "training/report.h"
@@ -38,14 +37,8 @@ int main(int argc, char** argv) {
         return argv[++i];
       };
       if (flag.rfind("--", 0) != 0 && i == 2) options.runs_dir = flag;
-      else if (flag == "--runs") options.runs_dir = value();
-      else if (flag == "--scale") options.scale = mfd::parse_scale(value());
-      else if (flag == "--data-dir") options.data_dir = value();
-      else if (flag == "--seeds") {
-        options.seeds.clear();
-        std::stringstream ss(value());
-        for (std::string s; std::getline(ss, s, ',');) options.seeds.push_back(std::stoull(s));
-      } else if (flag == "--out") out = value();
+      else if (mfd::apply_grid_option(flag, value, options)) continue;
+      else if (flag == "--out") out = value();
       else if (flag == "--plot") plot = value();
       else throw mfd::Error("unknown option '" + flag + "'");
     }

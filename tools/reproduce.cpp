@@ -70,13 +70,8 @@ int main(int argc, char** argv) {
         if (i + 1 >= argc) throw mfd::Error(flag + " needs a value");
         return argv[++i];
       };
-      if (flag == "--scale") options.scale = mfd::parse_scale(value());
-      else if (flag == "--runs") options.runs_dir = value();
-      else if (flag == "--data-dir") options.data_dir = value();
-      else if (flag == "--seeds") {
-        options.seeds.clear();
-        for (const std::string& s : split(value())) options.seeds.push_back(std::stoull(s));
-      } else if (flag == "--gpus") {
+      if (mfd::apply_grid_option(flag, value, options)) continue;
+      if (flag == "--gpus") {
         for (const std::string& g : split(value())) gpus.push_back(std::stoi(g));
       } else if (flag == "--slurm") slurm = true;
       else if (flag == "--no-submit") submit = false;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <set>
+#include <sstream>
 
 #include "engine/json.h"
 
@@ -74,6 +75,20 @@ Scale parse_scale(const std::string& name) {
 }
 
 const char* scale_name(Scale scale) { return scale == Scale::full ? "full" : "small"; }
+
+bool apply_grid_option(const std::string& flag, const std::function<std::string()>& value, GridOptions& options) {
+  if (flag == "--scale") options.scale = parse_scale(value());
+  else if (flag == "--runs") options.runs_dir = value();
+  else if (flag == "--data-dir") options.data_dir = value();
+  else if (flag == "--seeds") {
+    options.seeds.clear();
+    std::stringstream list(value());
+    for (std::string seed; std::getline(list, seed, ',');) options.seeds.push_back(std::stoull(seed));
+  } else {
+    return false;
+  }
+  return true;
+}
 
 std::vector<std::string> grid_names() { return {"table1", "table2", "table3", "table4", "table5", "table6"}; }
 

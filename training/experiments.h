@@ -1,6 +1,7 @@
 // The paper's experiments as named grids of bin/train runs (one grid per table), the folder each
 // run gets, whether it is already done, and the paper's published numbers for the reports.
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,6 +30,10 @@ struct PlannedRun {
   RunConfig config;                     // what those arguments parse to
   std::string paper_dataset;            // the data set of the paper's cell (config.dataset may stand in)
 };
+
+// Applies one of the options bin/reproduce and bin/report share (--scale, --runs, --data-dir,
+// --seeds a,b,c), taking its value from `value()`; false when `flag` is not one of them.
+bool apply_grid_option(const std::string& flag, const std::function<std::string()>& value, GridOptions& options);
 
 std::vector<std::string> grid_names();  // table1 ... table6
 // The runs of one grid, in a stable order (cell by cell, seeds innermost). At small scale the
