@@ -4,21 +4,14 @@
 #include <limits>
 
 #include "engine/cpu/kernels.h"
+#include "engine/pool_math.h"
 
 namespace mfd::cpu {
 
 namespace {
 
-// The in-bounds part of window (oh, ow): rows [h0, h1), columns [w0, w1).
-struct Window {
-  int64_t h0, h1, w0, w1;
-};
-inline Window window_at(const PoolGeometry& g, int64_t oh, int64_t ow) {
-  const Pool2dParams& p = g.params;
-  const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
-  return Window{std::max<int64_t>(h0, 0), std::min<int64_t>(h0 + p.kernel_h, g.h), std::max<int64_t>(w0, 0),
-                std::min<int64_t>(w0 + p.kernel_w, g.w)};
-}
+using Window = PoolWindow;
+inline Window window_at(const PoolGeometry& g, int64_t oh, int64_t ow) { return pool_window(g.params, g.h, g.w, oh, ow); }
 
 // Calls f(index in plane) for the in-bounds positions of window (oh, ow), in row-major order.
 template <typename F> void for_window(const PoolGeometry& g, int64_t oh, int64_t ow, F f) {
@@ -27,21 +20,6 @@ template <typename F> void for_window(const PoolGeometry& g, int64_t oh, int64_t
     for (int64_t iw = win.w0; iw < win.w1; ++iw) f(ih * g.w + iw);
 }
 
-// Index (within the plane) of the first maximum of window (oh, ow); -1 for an empty window.
-template <typename T> int64_t argmax_in_window(const T* plane, const PoolGeometry& g, int64_t oh, int64_t ow) {
-  const Window win = window_at(g, oh, ow);
-  int64_t best = -1;
-  T best_value = T(0);
-  for (int64_t ih = win.h0; ih < win.h1; ++ih)
-    for (int64_t iw = win.w0; iw < win.w1; ++iw) {
-      const T v = plane[ih * g.w + iw];
-      if (best < 0 || v > best_value) {
-        best = ih * g.w + iw;
-        best_value = v;
-      }
-    }
-  return best;
-}
 
 }  // namespace
 
@@ -68,7 +46,7 @@ void max_pool2d_backward(const T* x, const T* /*y*/, const T* dy, T* dx, const P
     T* dplane = dx + pl * g.h * g.w;
     for (int64_t oh = 0; oh < g.p; ++oh)
       for (int64_t ow = 0; ow < g.q; ++ow) {
-        const int64_t idx = argmax_in_window(plane, g, oh, ow);
+        const int64_t idx = pool_argmax(plane, g.w, window_at(g, oh, ow));
         if (idx >= 0) dplane[idx] += dy[(pl * g.p + oh) * g.q + ow];
       }
   }

@@ -14,6 +14,7 @@
 #include "engine/math.h"
 #include "engine/mfd_math.h"
 #include "engine/philox.h"
+#include "engine/pool_math.h"
 
 namespace mfd::cuda {
 
@@ -281,13 +282,9 @@ __global__ void bn_backward_dx_kernel(const float* x, const float* dy, const flo
 
 // ---- pooling -------------------------------------------------------------------------------------
 
-struct Win {
-  int64_t h0, h1, w0, w1;  // in-bounds rows [h0, h1), columns [w0, w1)
-};
+using Win = PoolWindow;
 __device__ __forceinline__ Win window_at(const PoolShape& g, int64_t oh, int64_t ow) {
-  const Pool2dParams& p = g.params;
-  const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
-  return Win{h0 > 0 ? h0 : 0, min(h0 + p.kernel_h, g.h), w0 > 0 ? w0 : 0, min(w0 + p.kernel_w, g.w)};
+  return pool_window(g.params, g.h, g.w, oh, ow);
 }
 
 // The outputs whose windows contain input row ih: [lo, hi] (empty when lo > hi).
@@ -318,18 +315,7 @@ __global__ void max_pool_argmax_kernel(const float* x, int32_t* arg, PoolShape g
   MFD_GRID_STRIDE(o, g.planes * g.p * g.q) {
     const int64_t pl = o / (g.p * g.q), r = o - pl * g.p * g.q, oh = r / g.q, ow = r - oh * g.q;
     const float* plane = x + pl * g.h * g.w;
-    const Win win = window_at(g, oh, ow);
-    int64_t best = -1;
-    float best_value = 0.0f;
-    for (int64_t ih = win.h0; ih < win.h1; ++ih)
-      for (int64_t iw = win.w0; iw < win.w1; ++iw) {
-        const float v = plane[ih * g.w + iw];
-        if (best < 0 || v > best_value) {
-          best = ih * g.w + iw;
-          best_value = v;
-        }
-      }
-    arg[o] = static_cast<int32_t>(best);
+    arg[o] = static_cast<int32_t>(pool_argmax(plane, g.w, window_at(g, oh, ow)));
   }
 }
 
