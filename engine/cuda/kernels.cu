@@ -295,6 +295,23 @@ __device__ __forceinline__ void windows_containing(int64_t i, int kernel, int st
   hi = min((i + pad) / stride, out - 1);
 }
 
+// The windows containing input element i (over all planes): its index r in its plane, the offset
+// of its plane's outputs, and the output rows [oh0, oh1] and columns [ow0, ow1] (empty when lo > hi).
+struct InputWindows {
+  int64_t r, base, oh0, oh1, ow0, ow1;
+};
+__device__ __forceinline__ InputWindows input_windows(int64_t i, const PoolShape& g) {
+  const Pool2dParams& p = g.params;
+  InputWindows in;
+  const int64_t pl = i / (g.h * g.w);
+  in.r = i - pl * g.h * g.w;
+  in.base = pl * g.p * g.q;
+  const int64_t ih = in.r / g.w, iw = in.r - ih * g.w;
+  windows_containing(ih, p.kernel_h, p.stride_h, p.pad_h, g.p, in.oh0, in.oh1);
+  windows_containing(iw, p.kernel_w, p.stride_w, p.pad_w, g.q, in.ow0, in.ow1);
+  return in;
+}
+
 __global__ void max_pool_forward_kernel(const float* x, float* y, PoolShape g) {
   MFD_GRID_STRIDE(o, g.planes * g.p * g.q) {
     const int64_t pl = o / (g.p * g.q), r = o - pl * g.p * g.q, oh = r / g.q, ow = r - oh * g.q;
@@ -321,17 +338,12 @@ __global__ void max_pool_argmax_kernel(const float* x, int32_t* arg, PoolShape g
 
 // Each input gathers the gradients of the windows whose first maximum it is, in (oh, ow) order.
 __global__ void max_pool_backward_kernel(const int32_t* arg, const float* dy, float* dx, PoolShape g) {
-  const Pool2dParams& p = g.params;
   MFD_GRID_STRIDE(i, g.planes * g.h * g.w) {
-    const int64_t pl = i / (g.h * g.w), r = i - pl * g.h * g.w, ih = r / g.w, iw = r - ih * g.w;
-    int64_t oh0, oh1, ow0, ow1;
-    windows_containing(ih, p.kernel_h, p.stride_h, p.pad_h, g.p, oh0, oh1);
-    windows_containing(iw, p.kernel_w, p.stride_w, p.pad_w, g.q, ow0, ow1);
-    const int64_t base = pl * g.p * g.q;
+    const InputWindows in = input_windows(i, g);
     float v = dx[i];
-    for (int64_t oh = oh0; oh <= oh1; ++oh)
-      for (int64_t ow = ow0; ow <= ow1; ++ow)
-        if (arg[base + oh * g.q + ow] == r) v += dy[base + oh * g.q + ow];
+    for (int64_t oh = in.oh0; oh <= in.oh1; ++oh)
+      for (int64_t ow = in.ow0; ow <= in.ow1; ++ow)
+        if (arg[in.base + oh * g.q + ow] == in.r) v += dy[in.base + oh * g.q + ow];
     dx[i] = v;
   }
 }
@@ -350,17 +362,12 @@ __global__ void avg_pool_forward_kernel(const float* x, float* y, PoolShape g) {
 }
 
 __global__ void avg_pool_backward_kernel(const float* dy, float* dx, PoolShape g) {
-  const Pool2dParams& p = g.params;
-  const double divisor = double(p.kernel_h) * p.kernel_w;
+  const double divisor = double(g.params.kernel_h) * g.params.kernel_w;
   MFD_GRID_STRIDE(i, g.planes * g.h * g.w) {
-    const int64_t pl = i / (g.h * g.w), r = i - pl * g.h * g.w, ih = r / g.w, iw = r - ih * g.w;
-    int64_t oh0, oh1, ow0, ow1;
-    windows_containing(ih, p.kernel_h, p.stride_h, p.pad_h, g.p, oh0, oh1);
-    windows_containing(iw, p.kernel_w, p.stride_w, p.pad_w, g.q, ow0, ow1);
-    const int64_t base = pl * g.p * g.q;
+    const InputWindows in = input_windows(i, g);
     float v = dx[i];
-    for (int64_t oh = oh0; oh <= oh1; ++oh)
-      for (int64_t ow = ow0; ow <= ow1; ++ow) v += static_cast<float>(dy[base + oh * g.q + ow] / divisor);
+    for (int64_t oh = in.oh0; oh <= in.oh1; ++oh)
+      for (int64_t ow = in.ow0; ow <= in.ow1; ++ow) v += static_cast<float>(dy[in.base + oh * g.q + ow] / divisor);
     dx[i] = v;
   }
 }
