@@ -1,7 +1,8 @@
 // End to end: bin/quickstart trains SmallCnn on the real Fashion-MNIST data (Debian's
-// dataset-fashion-mnist) for 2 epochs on the CPU and must reach 90% test accuracy in under
-// 3 minutes. A linear classifier on raw pixels gets about 84%, so this shows the convolutions
-// learn. Without the data package this fails, printing the install command; it never skips.
+// dataset-fashion-mnist) for 2 epochs on the CPU and must reach 90% test accuracy. A linear
+// classifier on raw pixels gets about 84%, so this shows the convolutions learn. The time is
+// printed, not asserted: it depends on the CPU and on what else runs (bench/ measures speed).
+// Without the data package this fails, printing the install command; it never skips.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -24,9 +25,6 @@ TEST(QuickstartEndToEnd, FashionMnistReaches90PercentIn2Epochs) {
   const double accuracy = std::atof(output.c_str() + at + 15);
   std::printf("quickstart: %.2f%% test accuracy in %.0f s\n", accuracy, seconds);
   EXPECT_GE(accuracy, 90.0) << output;
-#ifndef MFD_SANITIZE  // the sanitizers slow the program several-fold; the bound is for real builds
-  EXPECT_LT(seconds, 180.0) << output;
-#endif
 }
 
 TEST(QuickstartEndToEnd, BadFlagsExitWith2AndSayWhy) {
