@@ -1,6 +1,8 @@
 #include "engine/json.h"
 
 #include <cctype>
+#include <charconv>
+#include <cstdio>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -9,6 +11,50 @@
 #include "engine/error.h"
 
 namespace mfd {
+
+std::string json_quote(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(double x) {
+  if (!std::isfinite(x)) return "null";
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, x).ptr);
+}
+
+JsonObject& JsonObject::raw(const std::string& key, const std::string& json) {
+  body_ += (body_.empty() ? "" : ", ") + json_quote(key) + ": " + json;
+  return *this;
+}
+
+JsonObject& JsonObject::add(const std::string& key, const std::vector<double>& values) {
+  std::string list;
+  for (double v : values) list += (list.empty() ? "" : ", ") + json_number(v);
+  return raw(key, "[" + list + "]");
+}
+
+JsonObject& JsonObject::add(const std::string& key, const std::map<std::string, std::string>& strings) {
+  JsonObject inner;
+  for (const auto& [k, v] : strings) inner.add(k, v);
+  return raw(key, inner.str());
+}
 
 namespace {
 
@@ -71,7 +117,22 @@ class Parser {
     while (i_ < s_.size() && s_[i_] != '"') {
       if (s_[i_] == '\\' && i_ + 1 < s_.size()) {
         const char e = s_[++i_];
-        out += e == 'n' ? '\n' : e == 't' ? '\t' : e;  // \" \\ \/ and the two we write
+        if (e == 'u' && i_ + 4 < s_.size()) {  // \uXXXX (a code point below 0x10000), as UTF-8
+          const unsigned code = static_cast<unsigned>(std::strtoul(s_.substr(i_ + 1, 4).c_str(), nullptr, 16));
+          i_ += 4;
+          if (code < 0x80) {
+            out += static_cast<char>(code);
+          } else if (code < 0x800) {
+            out += static_cast<char>(0xC0 | (code >> 6));
+            out += static_cast<char>(0x80 | (code & 0x3F));
+          } else {
+            out += static_cast<char>(0xE0 | (code >> 12));
+            out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+            out += static_cast<char>(0x80 | (code & 0x3F));
+          }
+        } else {
+          out += e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e == 'b' ? '\b' : e == 'f' ? '\f' : e;
+        }
       } else {
         out += s_[i_];
       }

@@ -1,23 +1,38 @@
 // The JSON the project reads and writes: run configurations, results and metrics logs, and
 // safetensors headers. A small reader for whole documents (objects, arrays, strings, numbers,
-// true/false/null) and the one writing helper, json_quote.
+// true/false/null), json_quote, and JsonObject, which writes an object field by field.
 #pragma once
 #include <map>
 #include <memory>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace mfd {
 
-// s in double quotes, with its quotes and backslashes escaped.
-inline std::string json_quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
+// s in double quotes, with quotes, backslashes and control characters escaped.
+std::string json_quote(const std::string& s);
+// The shortest text that reads back as the same double; "null" when not finite (our logs' NaN).
+std::string json_number(double x);
+
+// One JSON object, written field by field in the order given:
+//   JsonObject().add("epoch", 3).add("train_mfd", losses).str()  ->  {"epoch": 3, "train_mfd": [...]}
+class JsonObject {
+ public:
+  JsonObject& add(const std::string& key, double value) { return raw(key, json_number(value)); }
+  JsonObject& add(const std::string& key, int value) { return raw(key, std::to_string(value)); }
+  JsonObject& add(const std::string& key, int64_t value) { return raw(key, std::to_string(value)); }
+  JsonObject& add(const std::string& key, bool value) { return raw(key, value ? "true" : "false"); }
+  JsonObject& add(const std::string& key, const std::string& value) { return raw(key, json_quote(value)); }
+  JsonObject& add(const std::string& key, const char* value) { return raw(key, json_quote(value)); }
+  JsonObject& add(const std::string& key, const std::vector<double>& values);
+  JsonObject& add(const std::string& key, const std::map<std::string, std::string>& strings);
+  JsonObject& raw(const std::string& key, const std::string& json);  // a value already in JSON
+  std::string str() const { return "{" + body_ + "}"; }
+
+ private:
+  std::string body_;
+};
 
 struct Json {
   enum class Kind { null, boolean, number, string, array, object } kind = Kind::null;

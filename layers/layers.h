@@ -76,12 +76,13 @@ class ReLU6 : public Module {
 class Dropout : public Module {
  public:
   // Draws its masks from its own stream, seeded from `gen`, so that they follow the run's seed.
-  Dropout(double p, Generator& gen) : p_(p), gen_(gen.seed() ^ 0x64726f706f7574ULL /* "dropout" */) {}
+  Dropout(double p, Generator& gen) : p_(p), gen_(gen.seed() ^ 0x64726f706f7574ULL /* "dropout" */) {
+    register_generator("generator", gen_);
+  }
   Tensor forward(const Tensor& x) override {
     MFD_MODULE_RANGE();
     return dropout(x, p_, is_training(), gen_);
   }
-  Generator& generator() { return gen_; }  // its state, for checkpoints
 
  private:
   double p_;

@@ -64,6 +64,13 @@ std::vector<NamedTensor> Module::named_buffers() {
   return out;
 }
 
+std::vector<NamedGenerator> Module::named_generators() {
+  std::vector<NamedGenerator> out = generators_;
+  for (auto& [name, child] : children_)
+    for (auto& [child_name, g] : child->named_generators()) out.emplace_back(name + "." + child_name, g);
+  return out;
+}
+
 std::vector<Tensor> Module::parameters() {
   std::vector<Tensor> out;
   for (auto& [name, t] : named_parameters()) out.push_back(*t);

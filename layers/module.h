@@ -8,11 +8,13 @@
 #include <vector>
 
 #include "engine/nvtx.h"
+#include "engine/rng.h"
 #include "engine/tensor.h"
 
 namespace mfd {
 
 using NamedTensor = std::pair<std::string, Tensor*>;
+using NamedGenerator = std::pair<std::string, Generator*>;
 
 class Module {
  public:
@@ -33,6 +35,9 @@ class Module {
   // module's lifetime; to() and checkpoint loading write through them.
   std::vector<NamedTensor> named_parameters();
   std::vector<NamedTensor> named_buffers();
+  // The random streams whose position is training state (Dropout's masks), with dotted names
+  // like the tensors'; checkpoints save and restore their offsets so that resume is exact.
+  std::vector<NamedGenerator> named_generators();
   std::vector<Tensor> parameters();
   int64_t num_parameters();
   void zero_grad();                 // drops every parameter's gradient
@@ -51,6 +56,7 @@ class Module {
  protected:
   Tensor& register_parameter(const std::string& name, Tensor value);
   Tensor& register_buffer(const std::string& name, Tensor value);
+  void register_generator(const std::string& name, Generator& g) { generators_.emplace_back(name, &g); }
   template <typename M> std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     Module& child = *m;
     child.parent_ = this;
@@ -69,6 +75,7 @@ class Module {
   // unique_ptr keeps each tensor's address fixed however many are registered.
   std::vector<std::pair<std::string, std::unique_ptr<Tensor>>> params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  std::vector<NamedGenerator> generators_;  // owned by the module that registered them
   bool training_ = true;
   Tensor unset_;
   Module* parent_ = nullptr;  // the module that registered this one (which owns it)

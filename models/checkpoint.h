@@ -1,7 +1,8 @@
 // Checkpoints: one safetensors file holding a model's parameters and buffers under their
 // torchvision names (so that torchvision's load_state_dict(..., strict=False) takes them), the
-// optimizer's momentum under "momentum.<name>", and string metadata (epoch, RNG state,
-// configuration). Written atomically.
+// optimizer's momentum under "momentum.<name>", and string metadata (epoch, configuration, and
+// "rng.<name>" for each module's random stream, such as Dropout's). Written atomically, with a
+// checksum of every tensor and of the header (engine/safetensors.h).
 #pragma once
 #include <map>
 #include <string>
@@ -17,7 +18,8 @@ void save_checkpoint(const std::string& path, Module& model, SGD* optimizer,
 
 // Loads into the model (and the optimizer, when given) in place, keeping their devices; returns
 // the metadata. Refuses, naming the tensor, a checkpoint that lacks one of the model's tensors or
-// holds one of another shape or dtype.
+// holds one of another shape or dtype, or (when an optimizer is given: training resumes) lacks the
+// state of one of its random streams.
 std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& model, SGD* optimizer);
 
 // Several modules in one file, each under its prefix ("" for the model, so that torchvision can

@@ -4,23 +4,17 @@
 //   analyze feature-maps RUN --stage S --image N [--channels 64] [--threshold T] --out FILE.png
 //                                 the maps of one test image at one stage (Figures 1, 4, 5)
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "engine/error.h"
+#include "training/command_line.h"
 #include "training/evaluate.h"
 #include "training/feature_maps.h"
 
 namespace {
 
-const char* kUsage =
-    "usage: analyze correlations RUN... [--data-dir DIR]\n"
-    "       analyze feature-maps RUN --stage S --image N [--channels 64] [--threshold T] [--data-dir DIR] --out FILE.png\n"
-    "RUN: a run folder (its last.safetensors) or a checkpoint file.\n";
-
 int correlations(const std::vector<std::string>& runs, const std::string& data_dir) {
-  MFD_CHECK(!runs.empty(), "correlations needs at least one run folder");
   std::vector<mfd::Evaluation> evals;
   std::printf("Mean |correlation| between the channels of each stage (test batches of 128, evaluation mode, "
               "dead channels counted as 0)\n\n| run | test acc (%%) | stage 0 | stage 1 | stage 2 | stage 3 | stage 4 |\n"
@@ -45,41 +39,41 @@ int correlations(const std::vector<std::string>& runs, const std::string& data_d
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3 || !std::strcmp(argv[1], "--help")) {
-    std::printf("%s", kUsage);
-    return argc < 2 ? 2 : (argc < 3 && std::strcmp(argv[1], "--help") ? 2 : 0);
-  }
-  const std::string command = argv[1];
-  std::vector<std::string> runs;
   std::string data_dir, out;
   mfd::FeatureMapOptions fm;
   bool have_stage = false, have_image = false;
-  try {
-    for (int i = 2; i < argc; ++i) {
-      const std::string a = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw mfd::Error(a + " needs a value");
-        return argv[++i];
-      };
-      if (a == "--data-dir") data_dir = value();
-      else if (a == "--out") out = value();
-      else if (a == "--stage") fm.stage = std::stoi(value()), have_stage = true;
-      else if (a == "--image") fm.image = std::stoll(value()), have_image = true;
-      else if (a == "--channels") fm.channels = std::stoi(value());
-      else if (a == "--threshold") fm.threshold = std::stod(value());
-      else if (a.rfind("--", 0) == 0) throw mfd::Error("unknown option '" + a + "'");
-      else runs.push_back(a);
-    }
-    if (command == "feature-maps" && (runs.size() != 1 || !have_stage || !have_image || out.empty()))
-      throw mfd::Error("feature-maps needs one RUN, --stage, --image and --out");
+  mfd::CommandLine cl;
+  cl.program = "analyze";
+  cl.arguments = "COMMAND RUN...";
+  cl.description =
+      "  analyze correlations RUN...   mean |correlation| per stage (Tables I and III); with two runs\n"
+      "                                (without, with MFD) also their difference\n"
+      "  analyze feature-maps RUN --stage S --image N --out FILE.png\n"
+      "                                the maps of one test image at one stage (Figures 1, 4, 5)\n"
+      "RUN: a run folder (its last.safetensors) or a checkpoint file.";
+  cl.min_positional = 1;
+  cl.max_positional = mfd::CommandLine::kAny;
+  cl.flags = {
+      {"data-dir", "DIR", [&](const std::string& v) { data_dir = v; }, "the data sets", "each run's own"},
+      {"stage", "S", [&](const std::string& v) { fm.stage = static_cast<int>(mfd::parse_int("--stage", v)), have_stage = true; },
+       "feature-maps: the stage", ""},
+      {"image", "N", [&](const std::string& v) { fm.image = mfd::parse_int("--image", v), have_image = true; },
+       "feature-maps: the test image", ""},
+      {"channels", "N", [&](const std::string& v) { fm.channels = static_cast<int>(mfd::parse_int("--channels", v)); },
+       "feature-maps: how many maps", "64"},
+      {"threshold", "T", [&](const std::string& v) { fm.threshold = mfd::parse_double("--threshold", v); },
+       "feature-maps: outline groups of maps with |r| > T", "off"},
+      {"out", "FILE.png", [&](const std::string& v) { out = v; }, "feature-maps: the picture", ""},
+  };
+  return mfd::run_program(cl, argc, argv, [&](const std::vector<std::string>& positional) {
+    const std::string& command = positional[0];
+    const std::vector<std::string> runs(positional.begin() + 1, positional.end());
     if (command != "correlations" && command != "feature-maps")
-      throw mfd::Error("unknown command '" + command + "' (valid: correlations, feature-maps)");
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "analyze: %s\n%s", e.what(), kUsage);
-    return 2;
-  }
-  try {
+      throw mfd::UsageError("unknown command '" + command + "' (valid: correlations, feature-maps)");
+    if (runs.empty()) throw mfd::UsageError(command + " needs a RUN (a run folder or a checkpoint)");
     if (command == "correlations") return correlations(runs, data_dir);
+    if (runs.size() != 1 || !have_stage || !have_image || out.empty())
+      throw mfd::UsageError("feature-maps needs one RUN, --stage, --image and --out");
     fm.data_dir = data_dir;
     const mfd::FeatureMapSummary s = mfd::write_feature_maps(runs[0], fm, out);
     std::printf("%s: stage %d, test image %lld: %lld maps of %lldx%lld; all-zero maps: %lld of %lld (%lld of the %lld "
@@ -92,9 +86,6 @@ int main(int argc, char** argv) {
       std::printf("; %lld pairs with |r| > %g, outlined in %lld colour groups", static_cast<long long>(s.correlated_pairs),
                   fm.threshold, static_cast<long long>(s.groups));
     std::printf("; %dx%d pixels\n", s.image_width, s.image_height);
-  } catch (const mfd::Error& e) {
-    std::fprintf(stderr, "analyze: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

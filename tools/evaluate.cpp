@@ -1,24 +1,27 @@
-// bin/evaluate RUN_DIR_OR_CHECKPOINT [--data-dir DIR]: the test accuracy and the per-stage mean
-// |correlation| of a saved model (training/evaluate.h).
+// bin/evaluate RUN_DIR_OR_CHECKPOINT [--data-dir DIR] [--device D]: the test accuracy and the
+// per-stage mean |correlation| of a saved model (training/evaluate.h).
 #include <cstdio>
 #include <string>
 
-#include "engine/error.h"
+#include "training/command_line.h"
 #include "training/evaluate.h"
 
 int main(int argc, char** argv) {
-  if (argc != 2 && !(argc == 4 && std::string(argv[2]) == "--data-dir")) {
-    std::fprintf(stderr, "usage: evaluate RUN_DIR_OR_CHECKPOINT [--data-dir DIR]\n");
-    return 2;
-  }
-  try {
-    mfd::Evaluation ev = mfd::evaluate_checkpoint(argv[1], argc == 4 ? argv[3] : "");
-    std::printf("%s\ntest accuracy: %.2f%%\nmean |correlation| per stage (0..4):", ev.checkpoint.c_str(), 100 * ev.test_acc);
+  std::string data_dir, device = "auto";
+  mfd::CommandLine cl;
+  cl.program = "evaluate";
+  cl.arguments = "RUN_DIR_OR_CHECKPOINT";
+  cl.description = "The test accuracy and the mean |correlation| of each stage of a saved model (test batches of 128,\n"
+                   "evaluation mode, dead channels counted as 0): the rows of the paper's Tables I and III.";
+  cl.min_positional = cl.max_positional = 1;
+  cl.flags = {{"data-dir", "DIR", [&](const std::string& v) { data_dir = v; }, "the data sets", "the run's own"},
+              {"device", "D", [&](const std::string& v) { device = v; }, "auto, cpu, cuda or cuda:N", "auto"}};
+  return mfd::run_program(cl, argc, argv, [&](const std::vector<std::string>& positional) {
+    const mfd::Evaluation ev = mfd::evaluate_checkpoint(positional[0], data_dir, device, stderr);
+    std::printf("%s\ntest accuracy: %.2f%%\nmean |correlation| per stage (0..%zu):", ev.checkpoint.c_str(),
+                100 * ev.test_acc, ev.mean_abs_corr.size() - 1);
     for (double c : ev.mean_abs_corr) std::printf(" %.4f", c);
     std::printf("\n");
-  } catch (const mfd::Error& e) {
-    std::fprintf(stderr, "evaluate: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

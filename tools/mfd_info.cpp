@@ -6,40 +6,49 @@
 #include <omp.h>
 
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "engine/backend.h"
 #include "engine/cuda_version.h"
 #include "engine/json.h"
+#include "training/command_line.h"
 
 using namespace mfd;
 
 int main(int argc, char** argv) {
-  const bool json = argc == 2 && std::strcmp(argv[1], "--json") == 0;
-  if (argc > 1 && !json) {
-    std::fprintf(stderr, "usage: mfd_info [--json]\n");
-    return 2;
-  }
+  bool json = false;
+  CommandLine cl;
+  cl.program = "mfd_info";
+  cl.description = "What this build is (CUDA or CPU only), the CUDA libraries it loads and whether a GPU answers.";
+  cl.flags = {{"json", "", [&](const std::string& v) { json = parse_bool("--json", v); }, "one JSON object", ""}};
+  return run_program(cl, argc, argv, [&](const std::vector<std::string>&) {
 #ifdef MFD_WITH_CUDA
-  const bool built_with_cuda = true;
+    const bool built_with_cuda = true;
 #else
-  const bool built_with_cuda = false;
+    const bool built_with_cuda = false;
 #endif
-  std::string why;
-  const bool cuda = cuda_available(&why);
-  if (json) {
-    std::printf("{\"built_with_cuda\": %s, \"cuda_available\": %s, \"why_not\": %s, \"cuda_devices\": %d, "
-                "\"cudnn_version\": %d, \"cudnn_header_version\": %d, \"cublas_version\": %d, "
-                "\"cuda_runtime_version\": %d, \"cuda_driver_version\": %d, \"cpu_threads\": %d}\n",
-                built_with_cuda ? "true" : "false", cuda ? "true" : "false", json_quote(cuda ? "" : why).c_str(),
-                cuda_device_count(), cudnn_version(), cudnn_header_version(), cublas_version(), cuda_runtime_version(),
-                cuda_driver_version(), omp_get_max_threads());
+    std::string why;
+    const bool cuda = cuda_available(&why);
+    if (json) {
+      std::printf("%s\n", JsonObject()
+                              .add("built_with_cuda", built_with_cuda)
+                              .add("cuda_available", cuda)
+                              .add("why_not", cuda ? "" : why)
+                              .add("cuda_devices", cuda_device_count())
+                              .add("cudnn_version", cudnn_version())
+                              .add("cudnn_header_version", cudnn_header_version())
+                              .add("cublas_version", cublas_version())
+                              .add("cuda_runtime_version", cuda_runtime_version())
+                              .add("cuda_driver_version", cuda_driver_version())
+                              .add("cpu_threads", omp_get_max_threads())
+                              .str()
+                              .c_str());
+      return 0;
+    }
+    std::printf("build: %s\n", built_with_cuda ? "with CUDA" : "CPU only (CUDA=0, or no nvcc/cudnn.h at build time)");
+    std::printf("libraries: %s\n", cuda_versions().c_str());
+    std::printf("CUDA devices: %d; CUDA ops %s\n", cuda_device_count(), cuda ? "available" : ("unavailable: " + why).c_str());
+    std::printf("CPU threads: %d\n", omp_get_max_threads());
     return 0;
-  }
-  std::printf("build: %s\n", built_with_cuda ? "with CUDA" : "CPU only (CUDA=0, or no nvcc/cudnn.h at build time)");
-  std::printf("libraries: %s\n", cuda_versions().c_str());
-  std::printf("CUDA devices: %d; CUDA ops %s\n", cuda_device_count(), cuda ? "available" : ("unavailable: " + why).c_str());
-  std::printf("CPU threads: %d\n", omp_get_max_threads());
-  return 0;
+  });
 }

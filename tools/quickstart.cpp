@@ -9,11 +9,13 @@
 #include <cstring>
 #include <numeric>
 #include <string>
+#include <type_traits>
 
 #include "data/dataset.h"
 #include "engine/autograd.h"
 #include "engine/optimizer.h"
 #include "models/small_cnn.h"
+#include "training/command_line.h"
 
 using namespace mfd;
 
@@ -27,35 +29,23 @@ struct Options {
   std::string data_dir = kFashionMnistDefaultDir;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
-  std::fprintf(stderr,
-               "quickstart: %s\nusage: quickstart [--epochs N] [--batch N] [--lr X] [--width N] "
-               "[--limit-train N] [--data-dir DIR] [--seed N]\n",
-               problem.c_str());
-  std::exit(2);
-}
-
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (i + 1 >= argc) usage("missing value after " + flag);
-    const char* v = argv[++i];
-    char* end = nullptr;
-    double num = std::strtod(v, &end);
-    bool numeric = end != v && *end == '\0';
-    if (flag == "--data-dir") { o.data_dir = v; continue; }
-    if (!numeric) usage("malformed value '" + std::string(v) + "' for " + flag);
-    if (flag == "--epochs") o.epochs = static_cast<int>(num);
-    else if (flag == "--batch") o.batch = static_cast<int>(num);
-    else if (flag == "--lr") o.lr = num;
-    else if (flag == "--width") o.width = static_cast<int>(num);
-    else if (flag == "--limit-train") o.limit_train = static_cast<int64_t>(num);
-    else if (flag == "--seed") o.seed = static_cast<uint64_t>(num);
-    else usage("unknown flag " + flag + " (valid: --epochs --batch --lr --width --limit-train --data-dir --seed)");
-  }
-  if (o.epochs < 1 || o.batch < 2 || o.width < 1) usage("--epochs >= 1, --batch >= 2 and --width >= 1 required");
-  return o;
+CommandLine command_line(Options& o) {
+  CommandLine cl;
+  cl.program = "quickstart";
+  cl.description = "Trains a small CNN on the real Fashion-MNIST data on the CPU and prints the test accuracy.";
+  auto integer = [](const char* flag, auto& field) {
+    return [flag, &field](const std::string& v) { field = static_cast<std::decay_t<decltype(field)>>(parse_int(flag, v)); };
+  };
+  cl.flags = {
+      {"epochs", "N", integer("--epochs", o.epochs), "epochs", std::to_string(o.epochs)},
+      {"batch", "N", integer("--batch", o.batch), "batch size", std::to_string(o.batch)},
+      {"lr", "X", [&o](const std::string& v) { o.lr = parse_double("--lr", v); }, "initial rate (cosine to 0)", "0.02"},
+      {"width", "N", integer("--width", o.width), "channels of the first convolution", std::to_string(o.width)},
+      {"limit-train", "N", integer("--limit-train", o.limit_train), "use the first N training images (0: all)", "0"},
+      {"data-dir", "DIR", [&o](const std::string& v) { o.data_dir = v; }, "Fashion-MNIST's IDX files", o.data_dir},
+      {"seed", "N", integer("--seed", o.seed), "seed", "0"},
+  };
+  return cl;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -87,8 +77,9 @@ double evaluate(SmallCnn& model, const ImageDataset& test, int batch) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
-  try {
+  Options o;
+  return run_program(command_line(o), argc, argv, [&](const std::vector<std::string>&) {
+    if (o.epochs < 1 || o.batch < 2 || o.width < 1) throw UsageError("needs --epochs >= 1, --batch >= 2 and --width >= 1");
     ImageDataset train = load_fashion_mnist(o.data_dir, true);
     ImageDataset test = load_fashion_mnist(o.data_dir, false);
     train.truncate(o.limit_train);
@@ -136,9 +127,6 @@ int main(int argc, char** argv) {
       for (double v : p.to_vector()) checksum += v;
     std::printf("parameter checksum: %.17g\n", checksum);
     std::printf("test accuracy: %.2f%%\n", 100.0 * evaluate(model, test, 256));
-  } catch (const Error& e) {
-    std::fprintf(stderr, "quickstart: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -3,6 +3,7 @@
 // and started again at any time.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -11,33 +12,13 @@
 #include <sstream>
 #include <string>
 
-#include "training/report.h"
+#include "training/command_line.h"
 #include "training/grid_runner.h"
+#include "training/report.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-
-const char* kUsage =
-    "usage: reproduce GRID [options]    GRID: table1 table2 table3 table4 table5 table6\n"
-    "  --scale full|small   the paper's recipe (default) or the reduced CPU recipe (width 0.125,\n"
-    "                       10 epochs on 2,000 images, Fashion-MNIST for absent data sets)\n"
-    "  --runs DIR           where the run folders go (default runs)\n"
-    "  --data-dir DIR       the data sets (default data)\n"
-    "  --seeds 0,1,2        the seeds of every cell (default 0,1,2)\n"
-    "  --gpus 0,1,...       one run per listed local GPU at a time (default: serially, --device auto)\n"
-    "  --slurm              write RUNS/GRID-SCALE.sbatch (a job array, one GPU per run) and submit it\n"
-    "  --no-submit          with --slurm: write the script only\n"
-    "  --dry-run            list the runs, their state and the estimated hours, and run nothing\n"
-    "  --images-per-s N     the training speed for --dry-run's estimate (default: measured in RUNS)\n"
-    "  --train PATH         the bin/train to run (default: the one beside this program)\n";
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');) out.push_back(item);
-  return out;
-}
 
 std::string program_dir() {
   std::error_code ec;
@@ -45,46 +26,39 @@ std::string program_dir() {
   return ec ? "bin" : self.parent_path().string();
 }
 
-int usage_error(const std::string& what) {
-  std::fprintf(stderr, "reproduce: %s\n%s", what.c_str(), kUsage);
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    std::printf("%s", kUsage);
-    return argc < 2 ? 2 : 0;
-  }
-  const std::string grid = argv[1];
   mfd::GridOptions options;
   std::vector<int> gpus;
   bool slurm = false, submit = true, dry_run = false;
   double images_per_s = 0.0;
   std::string train = program_dir() + "/train";
-  try {
-    for (int i = 2; i < argc; ++i) {
-      const std::string flag = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw mfd::Error(flag + " needs a value");
-        return argv[++i];
-      };
-      if (mfd::apply_grid_option(flag, value, options)) continue;
-      if (flag == "--gpus") {
-        for (const std::string& g : split(value())) gpus.push_back(std::stoi(g));
-      } else if (flag == "--slurm") slurm = true;
-      else if (flag == "--no-submit") submit = false;
-      else if (flag == "--dry-run") dry_run = true;
-      else if (flag == "--images-per-s") images_per_s = std::stod(value());
-      else if (flag == "--train") train = value();
-      else throw mfd::Error("unknown option '" + flag + "'");
-    }
-  } catch (const std::exception& e) {
-    return usage_error(e.what());
-  }
-
-  try {
+  mfd::CommandLine cl;
+  cl.program = "reproduce";
+  cl.arguments = "GRID";
+  cl.description = "  GRID: " + mfd::join(mfd::grid_names()) +
+                   "\nRuns the grid's runs with bin/train, skipping finished ones and resuming interrupted ones.";
+  cl.min_positional = cl.max_positional = 1;
+  cl.flags = mfd::grid_flags(options);
+  const std::vector<mfd::Flag> own = {
+      {"gpus", "LIST", [&](const std::string& v) { gpus = mfd::parse_ints("--gpus", v); },
+       "one run per listed local GPU at a time", "serially, --device auto"},
+      {"slurm", "", [&](const std::string& v) { slurm = mfd::parse_bool("--slurm", v); },
+       "write RUNS/GRID-SCALE.sbatch (a job array, one GPU per run) and submit it", ""},
+      {"no-submit", "", [&](const std::string& v) { submit = !mfd::parse_bool("--no-submit", v); }, "with --slurm: write the script only", ""},
+      {"dry-run", "", [&](const std::string& v) { dry_run = mfd::parse_bool("--dry-run", v); },
+       "list the runs, their state and the estimated hours, and run nothing", ""},
+      {"images-per-s", "N", [&](const std::string& v) { images_per_s = mfd::parse_double("--images-per-s", v); },
+       "the training speed for --dry-run's estimate", "measured in RUNS, else assumed"},
+      {"train", "PATH", [&](const std::string& v) { train = v; }, "the bin/train to run", "the one beside this program"},
+  };
+  cl.flags.insert(cl.flags.end(), own.begin(), own.end());
+  return mfd::run_program(cl, argc, argv, [&](const std::vector<std::string>& positional) {
+    const std::string& grid = positional[0];
+    const std::vector<std::string> grids = mfd::grid_names();
+    if (std::find(grids.begin(), grids.end(), grid) == grids.end())
+      throw mfd::UsageError("unknown grid '" + grid + "' (valid: " + mfd::join(grids) + ")");
     const std::vector<mfd::PlannedRun> plan = mfd::plan_grid(grid, options);
     std::vector<std::string> conflicts;
     const std::vector<mfd::PlannedRun> todo = mfd::runs_to_do(plan, &conflicts);
@@ -97,23 +71,7 @@ int main(int argc, char** argv) {
     for (const std::string& c : conflicts) std::fprintf(stderr, "reproduce: conflicting run: %s\n", c.c_str());
 
     if (dry_run) {
-      double hours = 0.0;
-      int unmeasured = 0;
-      for (const mfd::PlannedRun& run : todo) {
-        const double rate = images_per_s > 0 ? images_per_s : mfd::measured_images_per_s(run.config, options.runs_dir);
-        const double h = rate > 0 ? run.config.epochs * mfd::train_images_per_epoch(run.config) / rate / 3600 : 0.0;
-        hours += h;
-        unmeasured += rate > 0 ? 0 : 1;
-        std::printf("  %-11s %s\n      %s\n", mfd::run_state_name(mfd::run_state(run)), run.name.c_str(),
-                    mfd::shell_quote_all(train, run.train_args).c_str());
-        if (rate > 0) std::printf("      %.0f images/s -> %.2f h of training\n", rate, h);
-      }
-      std::printf("estimated: %.1f device hours of training for %zu runs", hours, todo.size() - unmeasured);
-      if (unmeasured)
-        std::printf("; %d runs have no measured speed (no run of that model, data set, width and batch in %s yet: "
-                    "run one epoch of one, or pass --images-per-s)",
-                    unmeasured, options.runs_dir.c_str());
-      std::printf("\n");
+      std::printf("%s", mfd::dry_run_report(grid, todo, options, train, images_per_s).c_str());
       return 0;
     }
 
@@ -143,8 +101,5 @@ int main(int argc, char** argv) {
     std::printf("%s: %d of %zu runs failed%s\n", label.c_str(), failures, todo.size(),
                 conflicts.empty() ? "" : "; some folders conflict (above)");
     return failures || !conflicts.empty() ? 1 : 0;
-  } catch (const mfd::Error& e) {
-    std::fprintf(stderr, "reproduce: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -1,39 +1,59 @@
-// Evaluation of a saved model: test accuracy and, per stage, the mean |F_ij| (i != j) of its
-// channels' Pearson matrix computed on each test batch of 128 and averaged over the batches
-// (dead channels count as 0): the rows of the paper's Tables I and III.
+// Evaluation: one pass over a data set in evaluation mode, without gradients, for the test
+// figures of every epoch (bin/train), of a saved model (bin/evaluate: test accuracy and, per
+// stage, the mean |F_ij| (i != j) of its channels' Pearson matrix on each test batch of 128,
+// averaged over the batches, dead channels counting 0: the rows of the paper's Tables I and III),
+// and of the analysis tools.
 #pragma once
-#include <memory>
+#include <cstdio>
 #include <string>
 #include <vector>
 
-#include "data/dataset.h"
-#include "losses/objective.h"
-#include "models/model.h"
-#include "training/run_config.h"
+#include "training/session.h"
 
 namespace mfd {
 
-// A trained model rebuilt from its checkpoint (in evaluation mode), with its test set.
-struct LoadedRun {
-  std::string checkpoint;
-  RunConfig config;
-  ImageDataset test;
-  std::shared_ptr<Model> model;
-  std::unique_ptr<Objective> objective;
+struct EvalOptions {
+  int64_t batch = 128;
+  bool correlations = false;  // also the mean |F| of every stage
+  MfdCentering centering = MfdCentering::batch;
+  int workers = 2;            // loader threads
+  FILE* progress = stdout;    // where the progress line goes; nullptr: nowhere
+  double seconds_after = 0;   // the run's time after this pass, for the progress line's ETA
 };
-// path: a run folder (its last.safetensors) or a checkpoint file.
-LoadedRun load_run(const std::string& path, const std::string& data_dir_override = "");
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;      // the classification loss (as trained) and top-1 accuracy
+  std::vector<double> mean_abs_corr;  // per stage, with EvalOptions::correlations
+  double seconds = 0;
+};
+
+EvalResult evaluate(Model& model, Objective& objective, const ImageDataset& data, Device device,
+                    const EvalOptions& options);
+
+// Rows of `scores` (N, K) whose largest entry is at the row's label (the first largest on ties).
+int64_t count_hits(const Tensor& scores, const Tensor& labels);
+
+// A trained model rebuilt from its checkpoint (in evaluation mode) on `device`, with its test
+// set. path: a run folder (its last.safetensors) or a checkpoint file.
+struct TrainedRun {
+  std::string checkpoint;
+  Session session;
+};
+TrainedRun load_trained(const std::string& path, const std::string& data_dir_override = "",
+                        const std::string& device = "cpu");
 
 struct Evaluation {
   std::string checkpoint;
   double test_acc = 0.0;
-  std::vector<double> mean_abs_corr;  // stages 0..4
+  std::vector<double> mean_abs_corr;  // every stage of the model
 };
 
-Evaluation evaluate_checkpoint(const std::string& path, const std::string& data_dir_override = "");
+Evaluation evaluate_checkpoint(const std::string& path, const std::string& data_dir_override = "",
+                               const std::string& device = "cpu", FILE* progress = stderr);
 
 // evaluate_checkpoint of a run folder, kept in RUN/evaluation.json and recomputed only when
 // last.safetensors is newer.
-Evaluation cached_evaluation(const std::string& run_dir, const std::string& data_dir_override = "");
+Evaluation cached_evaluation(const std::string& run_dir, const std::string& data_dir_override = "",
+                             FILE* progress = stderr);
 
 }  // namespace mfd

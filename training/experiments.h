@@ -31,11 +31,13 @@ struct PlannedRun {
   std::string paper_dataset;            // the data set of the paper's cell (config.dataset may stand in)
 };
 
-// Applies one of the options bin/reproduce and bin/report share (--scale, --runs, --data-dir,
-// --seeds a,b,c), taking its value from `value()`; false when `flag` is not one of them.
-bool apply_grid_option(const std::string& flag, const std::function<std::string()>& value, GridOptions& options);
+// The options bin/reproduce and bin/report share (--scale, --runs, --data-dir, --seeds a,b,c),
+// writing into `options`.
+std::vector<Flag> grid_flags(GridOptions& options);
 
 std::vector<std::string> grid_names();  // table1 ... table6
+// Whether a data set loads from data_dir (asked once per name and folder).
+bool dataset_present(const std::string& name, const std::string& data_dir);
 // The runs of one grid, in a stable order (cell by cell, seeds innermost). At small scale the
 // stand-in data set is chosen by whether the paper's one loads from data_dir.
 std::vector<PlannedRun> plan_grid(const std::string& grid, const GridOptions& options);

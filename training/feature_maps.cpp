@@ -52,15 +52,15 @@ std::vector<int> correlated_groups(const std::vector<std::vector<float>>& maps, 
 }
 
 FeatureMapSummary write_feature_maps(const std::string& path, const FeatureMapOptions& o, const std::string& png_path) {
-  LoadedRun run = load_run(path, o.data_dir);
+  TrainedRun run = load_trained(path, o.data_dir);
+  const ImageDataset& test = run.session.test;
   MFD_CHECK(o.stage >= 0 && o.stage <= 4, "--stage ", o.stage, " is outside 0..4");
-  MFD_CHECK(o.image >= 0 && o.image < run.test.n, "--image ", o.image, " is outside the test set (", run.test.n,
-            " images)");
+  MFD_CHECK(o.image >= 0 && o.image < test.n, "--image ", o.image, " is outside the test set (", test.n, " images)");
   MFD_CHECK(o.channels >= 1, "--channels must be >= 1");
   Tensor x, y;
-  make_batch(run.test, {o.image}, 0, 1, Device::cpu, x, y);
+  make_batch(test, {o.image}, 0, 1, Device::cpu, x, y);
   NoGradGuard no_grad;
-  const Tensor stage = run.model->run(x).stages[o.stage];
+  const Tensor stage = run.session.model->run(x).stages[o.stage];
   FeatureMapSummary s;
   s.channels = stage.size(1), s.height = stage.size(2), s.width = stage.size(3);
   const int64_t hw = s.height * s.width, shown = std::min<int64_t>(o.channels, s.channels);

@@ -161,4 +161,57 @@ double measured_images_per_s(const RunConfig& config, const std::string& runs_di
   return rates[rates.size() / 2];
 }
 
+double assumed_images_per_s(const std::string& model, Scale scale) {
+  static const std::map<std::string, std::pair<double, double>> speeds = {
+      // model: {H200, full scale; 2-core CPU, small scale}
+      {"resnet18", {6000, 250}},       {"resnet50", {3000, 95}},     {"resnext50_32x4d", {2000, 63}},
+      {"densenet121", {1500, 71}},     {"mobilenet_v2", {5000, 555}}};
+  auto it = speeds.find(model);
+  if (it == speeds.end()) return 0.0;
+  return scale == Scale::full ? it->second.first : it->second.second;
+}
+
+std::string dry_run_report(const std::string& grid, const std::vector<PlannedRun>& todo, const GridOptions& options,
+                           const std::string& train_program, double images_per_s) {
+  std::ostringstream os;
+  double hours = 0.0;
+  int assumed = 0, unknown = 0;
+  std::set<std::string> missing;
+  for (const PlannedRun& run : todo) {
+    double rate = images_per_s;
+    const char* source = "given";
+    if (rate <= 0) rate = measured_images_per_s(run.config, options.runs_dir), source = "measured";
+    if (rate <= 0) rate = assumed_images_per_s(run.config.model, options.scale), source = "assumed", ++assumed;
+    const double h = rate > 0 ? run.config.epochs * static_cast<double>(train_images_per_epoch(run.config)) / rate / 3600 : 0;
+    hours += h;
+    unknown += rate > 0 ? 0 : 1;
+    if (!dataset_present(run.config.dataset, run.config.data_dir)) missing.insert(run.config.dataset);
+    char line[160];
+    std::snprintf(line, sizeof line, "  %-11s ", run_state_name(run_state(run)));
+    os << line << run.name << "\n      " << shell_quote_all(train_program, run.train_args) << "\n";
+    if (rate > 0) std::snprintf(line, sizeof line, "      %.0f images/s (%s) -> %.2f h of training\n", rate, source, h), os << line;
+  }
+  char total[256];
+  std::snprintf(total, sizeof total, "estimated: %.1f %s hours of training for %zu runs", hours,
+                options.scale == Scale::full ? "GPU" : "CPU", todo.size() - unknown);
+  os << total;
+  if (assumed)
+    os << " (" << assumed << " at assumed speeds, not measured: "
+       << (options.scale == Scale::full ? "one H200 with TF32 at batch 128, README's \"GPU hours\""
+                                        : "a 2-core CPU, one thread per run, docs/results/README.md")
+       << "; once a run of a model has logged an epoch in " << options.runs_dir << ", its measured speed is used)";
+  if (unknown) os << "; " << unknown << " runs have no speed at all: pass --images-per-s";
+  os << "\n";
+  if (!missing.empty()) {
+    os << "missing under " << options.data_dir << ":";
+    for (const std::string& d : missing) os << " " << d << " (scripts/get-data.sh " << d << ")";
+    os << "\n";
+  }
+  const std::string scale = options.scale == Scale::small ? " --scale small" : "";
+  os << "to run it: bin/reproduce " << grid << scale << " (serially), bin/reproduce " << grid << scale
+     << " --gpus 0,1,2,3 (one run per local GPU), or bin/reproduce " << grid << scale
+     << " --slurm (a Slurm job array, one GPU per run)\n";
+  return os.str();
+}
+
 }  // namespace mfd

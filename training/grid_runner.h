@@ -26,6 +26,18 @@ std::string slurm_script(const std::string& job_name, const std::vector<PlannedR
 // found under runs_dir (the median over their logged epochs), or 0 when there is none.
 double measured_images_per_s(const RunConfig& config, const std::string& runs_dir);
 
+// The training speed assumed for a model where no run has measured one: on one H200 with TF32 at
+// batch 128 for the full scale (README, "GPU hours"), on this project's 2-core CPU with one thread
+// per run for the small scale (docs/results/README.md).
+double assumed_images_per_s(const std::string& model, Scale scale);
+
+// bin/reproduce --dry-run: every run to do with its state, command and hours of training, at
+// `images_per_s` when given, else the speed measured in earlier runs like it, else the assumed
+// one (said so); the data sets missing under the data folder; and the commands that run the grid
+// on several GPUs or as a Slurm job array.
+std::string dry_run_report(const std::string& grid, const std::vector<PlannedRun>& todo, const GridOptions& options,
+                           const std::string& train_program, double images_per_s);
+
 // A command line as one shell-safe string.
 std::string shell_quote_all(const std::string& program, const std::vector<std::string>& args);
 

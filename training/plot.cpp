@@ -48,8 +48,23 @@ const std::map<char, std::array<uint8_t, 7>>& font() {
 
 std::string tick(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", v);
+  std::snprintf(buf, sizeof buf, "%.3g", std::fabs(v) < 1e-12 ? 0.0 : v);
   return buf;
+}
+
+// Round tick values in [lo, hi], about `count` of them, a step of 1, 2 or 5 times a power of 10
+// (at least `min_step`: whole epochs).
+std::vector<double> nice_ticks(double lo, double hi, int count, double min_step = 0) {
+  const double raw = std::max((hi - lo) / count, min_step), power = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = power;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * power >= raw) {
+      step = m * power;
+      break;
+    }
+  std::vector<double> ticks;
+  for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + 1e-9 * step; t += step) ticks.push_back(t);
+  return ticks;
 }
 
 }  // namespace
@@ -130,15 +145,23 @@ void draw_chart(Canvas& c, int left, int top, int w, int h, const std::string& t
   c.text(left + 4, top + 2, title, black);
   c.line(x0, y0, x1, y0, black);
   c.line(x0, y0, x0, y1, black);
-  c.text(x0 - Canvas::text_width(tick(y_hi)) - 3, y1 - 3, tick(y_hi), grey);
-  c.text(x0 - Canvas::text_width(tick(y_lo)) - 3, y0 - 7, tick(y_lo), grey);
-  c.text(x0, y0 + 4, tick(x_lo), grey);
-  c.text(x1 - Canvas::text_width(tick(x_hi)), y0 + 4, tick(x_hi), grey);
   c.text((x0 + x1 - Canvas::text_width(x_label)) / 2, y0 + 14, x_label, grey);
   auto px = [&](double x) { return x0 + static_cast<int>(std::lround((x1 - x0) * (x - x_lo) / (x_hi - x_lo))); };
   auto py = [&](double y) {
     return y0 - static_cast<int>(std::lround((y0 - y1) * std::clamp((y - y_lo) / (y_hi - y_lo), 0.0, 1.0)));
   };
+  // Labelled ticks on both axes; whole steps on x when its values are (epochs).
+  const bool whole_x = std::all_of(series.begin(), series.end(), [](const Series& s) {
+    return std::all_of(s.x.begin(), s.x.end(), [](double x) { return !std::isfinite(x) || x == std::round(x); });
+  });
+  for (double t : nice_ticks(y_lo, y_hi, 4)) {
+    c.line(x0 - 3, py(t), x0, py(t), black);
+    c.text(x0 - Canvas::text_width(tick(t)) - 5, py(t) - 3, tick(t), grey);
+  }
+  for (double t : nice_ticks(x_lo, x_hi, 5, whole_x ? 1.0 : 0.0)) {
+    c.line(px(t), y0, px(t), y0 + 3, black);
+    c.text(px(t) - Canvas::text_width(tick(t)) / 2, y0 + 5, tick(t), grey);
+  }
   int legend_y = y0 - 12 - 10 * static_cast<int>(std::count_if(series.begin(), series.end(),
                                                                   [](const Series& s) { return !s.label.empty(); }));
   for (const Series& s : series) {
@@ -165,14 +188,15 @@ void draw_chart(Canvas& c, int left, int top, int w, int h, const std::string& t
   }
 }
 
-void write_curves_png(const std::string& path, const std::vector<double>& train_loss, const std::vector<double>& test_acc) {
-  Canvas c(640, 260);
-  std::vector<double> epochs(std::max(train_loss.size(), test_acc.size()));
+void write_curves_png(const std::string& path, const std::string& title, const std::vector<double>& train_loss,
+                      const std::vector<double>& test_acc_percent) {
+  Canvas c(640, 284);
+  c.text((640 - Canvas::text_width(title)) / 2, 6, title, {0, 0, 0});
+  std::vector<double> epochs(std::max(train_loss.size(), test_acc_percent.size()));
   for (size_t i = 0; i < epochs.size(); ++i) epochs[i] = static_cast<double>(i + 1);
-  std::vector<double> acc_pct;
-  for (double a : test_acc) acc_pct.push_back(100 * a);
-  draw_chart(c, 0, 0, 320, 260, "training loss", "epoch", {{"", palette(0), epochs, train_loss, {}, false}});
-  draw_chart(c, 320, 0, 320, 260, "test accuracy (%)", "epoch", {{"", palette(1), epochs, acc_pct, {}, false}}, 0, 100);
+  draw_chart(c, 0, 24, 320, 260, "training loss", "epoch", {{"", palette(0), epochs, train_loss, {}, false}});
+  draw_chart(c, 320, 24, 320, 260, "test accuracy (%)", "epoch", {{"", palette(1), epochs, test_acc_percent, {}, false}},
+             0, 100);
   c.save_png(path);
 }
 

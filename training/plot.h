@@ -43,14 +43,15 @@ struct Series {
   bool dashed = false;
 };
 
-// A chart in the box (left, top, w, h): title, axes with their end values, the series (non-finite
+// A chart in the box (left, top, w, h): title, axes with labelled ticks, the series (non-finite
 // points skipped) and a legend (bottom right). x and y ranges are taken from the data unless y_lo < y_hi.
 void draw_chart(Canvas& canvas, int left, int top, int w, int h, const std::string& title,
                 const std::string& x_label, const std::vector<Series>& series, double y_lo = 0,
                 double y_hi = 0);
 
-// curves.png of a run: training loss (left) and test accuracy (right) per epoch.
-void write_curves_png(const std::string& path, const std::vector<double>& train_loss,
-                      const std::vector<double>& test_acc);
+// curves.png of a run: its title (the run's name) above training loss (left) and test accuracy
+// in percent (right) per epoch.
+void write_curves_png(const std::string& path, const std::string& title, const std::vector<double>& train_loss,
+                      const std::vector<double>& test_acc_percent);
 
 }  // namespace mfd

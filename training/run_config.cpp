@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <functional>
+#include <set>
 #include <sstream>
 
 #include "data/dataset.h"
@@ -12,12 +13,6 @@
 namespace mfd {
 
 namespace {
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 template <typename T> std::string join_numbers(const std::vector<T>& v) {
   std::string s;
@@ -29,33 +24,6 @@ template <typename T> std::string join_numbers(const std::vector<T>& v) {
 std::string number(double x) {
   char buf[32];
   return std::string(buf, std::to_chars(buf, buf + sizeof buf, x).ptr);
-}
-
-double parse_double(const std::string& flag, const std::string& v) {
-  char* end = nullptr;
-  double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0') throw UsageError("malformed value '" + v + "' for " + flag + " (a number)");
-  return x;
-}
-
-int64_t parse_int(const std::string& flag, const std::string& v) {
-  char* end = nullptr;
-  long long x = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0') throw UsageError("malformed value '" + v + "' for " + flag + " (an integer)");
-  return x;
-}
-
-std::vector<int> parse_ints(const std::string& flag, const std::string& v) {
-  std::vector<int> out;
-  std::stringstream ss(v);
-  for (std::string item; std::getline(ss, item, ',');) out.push_back(static_cast<int>(parse_int(flag, item)));
-  return out;
-}
-
-bool parse_bool(const std::string& flag, const std::string& v) {
-  if (v == "true" || v == "1") return true;
-  if (v == "false" || v == "0") return false;
-  throw UsageError("malformed value '" + v + "' for " + flag + " (true or false)");
 }
 
 // Every option: name, whether it takes a value, how to apply it, how to show it, its help.
@@ -133,19 +101,9 @@ const std::vector<Option>& options() {
   return all;
 }
 
-const Option* find_option(const std::string& name) {
-  for (const Option& o : options())
-    if (o.name == name) return &o;
-  return nullptr;
-}
+}  // namespace
 
-std::string option_list() {
-  std::vector<std::string> names;
-  for (const Option& o : options()) names.push_back("--" + o.name);
-  return join(names);
-}
-
-void validate(RunConfig& c) {
+void validate_run_config(RunConfig& c) {
   const std::vector<std::string> models = model_names(), datasets = dataset_names();
   if (std::find(models.begin(), models.end(), c.model) == models.end())
     throw UsageError("unknown model '" + c.model + "' (valid: " + join(models) + ")");
@@ -161,8 +119,6 @@ void validate(RunConfig& c) {
     c.out = "runs/" + c.model + "-" + c.dataset + "-lambda" + number(c.objective.lambda) + "-seed" + std::to_string(c.seed);
 }
 
-}  // namespace
-
 std::map<std::string, std::string> RunConfig::to_map() const {
   std::map<std::string, std::string> m = {{"model", model}, {"dataset", dataset}};
   for (const Option& o : options()) m[o.name] = o.get(*this);
@@ -175,36 +131,32 @@ std::string RunConfig::to_json() const {
   return s + "}";
 }
 
+std::vector<Flag> run_config_flags(RunConfig& config) {
+  const RunConfig defaults;
+  std::vector<Flag> flags;
+  for (const Option& o : options())
+    flags.push_back({o.name, o.takes_value ? "V" : "", [&config, &o](const std::string& v) { o.set(config, v); }, o.help,
+                     o.get(defaults)});
+  return flags;
+}
+
+CommandLine train_command_line(RunConfig& config) {
+  CommandLine cl;
+  cl.program = "train";
+  cl.arguments = "MODEL DATASET";
+  cl.description = "  MODEL: " + join(model_names()) + "\n  DATASET: " + join(dataset_names()) +
+                   "\nWithout options: the paper's recipe (SGD 0.1, /10 at epochs 30, 60, 90; 100 epochs; batch 128).";
+  cl.min_positional = cl.max_positional = 2;
+  cl.flags = run_config_flags(config);
+  return cl;
+}
+
 RunConfig parse_run_config(int argc, char** argv) {
   RunConfig c;
-  std::vector<std::string> positional;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0) {
-      positional.push_back(arg);
-      continue;
-    }
-    std::string name = arg.substr(2), value;
-    const size_t eq = name.find('=');
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    const Option* o = find_option(name);
-    if (!o) throw UsageError("unknown flag --" + name + " (valid: " + option_list() + ")");
-    if (o->takes_value && eq == std::string::npos) {
-      if (i + 1 >= argc) throw UsageError("--" + name + " needs a value");
-      value = argv[++i];
-    } else if (!o->takes_value && eq == std::string::npos) {
-      value = "true";
-    }
-    o->set(c, value);
-  }
-  if (positional.size() != 2)
-    throw UsageError("expected MODEL DATASET, got " + std::to_string(positional.size()) + " positional argument(s)");
+  const std::vector<std::string> positional = train_command_line(c).parse(argc, argv);
   c.model = positional[0];
   c.dataset = positional[1];
-  validate(c);
+  validate_run_config(c);
   return c;
 }
 
@@ -225,20 +177,29 @@ RunConfig run_config_from_map(const std::map<std::string, std::string>& m) {
     auto it = m.find(o.name);
     if (it != m.end()) o.set(c, it->second);
   }
-  validate(c);
+  validate_run_config(c);
   return c;
 }
 
-std::string train_usage() {
-  std::ostringstream os;
-  RunConfig d;
-  os << "usage: train MODEL DATASET [options]\n  MODEL: " << join(model_names()) << "\n  DATASET: " << join(dataset_names())
-     << "\noptions (default):\n";
-  for (const Option& o : options()) {
-    std::string v = o.get(d);
-    os << "  --" << o.name << (o.takes_value ? " V" : "") << "  " << o.help << " (" << (v.empty() ? "-" : v) << ")\n";
+bool may_change_on_resume(const std::string& key) {
+  static const std::set<std::string> keys = {"device", "workers", "data-dir", "resume", "force", "out", "epochs",
+                                             "eval-every", "limit-test"};
+  return keys.count(key) > 0;
+}
+
+std::vector<std::string> config_differences(const std::map<std::string, std::string>& stored,
+                                            const std::map<std::string, std::string>& requested,
+                                            const std::function<bool(const std::string&)>& ignore) {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : requested) {
+    if (ignore(key)) continue;
+    auto it = stored.find(key);
+    if (it == stored.end()) out.push_back("--" + key + " (absent before, now " + value + ")");
+    else if (it->second != value) out.push_back("--" + key + " (" + it->second + " before, now " + value + ")");
   }
-  return os.str();
+  for (const auto& [key, value] : stored)
+    if (!ignore(key) && !requested.count(key)) out.push_back(key + " (only in the stored run)");
+  return out;
 }
 
 }  // namespace mfd

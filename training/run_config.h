@@ -2,6 +2,7 @@
 // paper's recipe), parsing with one-line errors, and a flat key/value form stored in every
 // checkpoint (so that a run folder or a checkpoint alone is enough to rebuild the run).
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "engine/json.h"
 #include "losses/objective.h"
 #include "models/model.h"
+#include "training/command_line.h"
 
 namespace mfd {
 
@@ -36,13 +38,25 @@ struct RunConfig {
 
 // Parses argv. A problem (unknown model, data set, loss or flag; malformed value) throws a
 // UsageError whose message is one line naming it and the valid choices.
-struct UsageError : Error {
-  using Error::Error;
-};
 RunConfig parse_run_config(int argc, char** argv);
+// Checks the model, data set and ranges (a UsageError naming the problem) and fills in the
+// default --out.
+void validate_run_config(RunConfig& config);
+// bin/train's command line, its flags writing into `config`.
+CommandLine train_command_line(RunConfig& config);
+// Every option of a run as a flag writing into `config` (the defaults shown are RunConfig's).
+std::vector<Flag> run_config_flags(RunConfig& config);
 // The model configuration of a run: classes, channels and image size from its data set.
 ModelConfig model_config_for(const RunConfig& config, const ImageDataset& data);
 RunConfig run_config_from_map(const std::map<std::string, std::string>& m);
-std::string train_usage();
+
+// Settings a resumed run may change (where the data is, how it is run, how long it goes on,
+// how much is evaluated); any other difference makes it another run.
+bool may_change_on_resume(const std::string& key);
+// The settings that differ between two configurations (as to_map gives them), except those
+// `ignore` accepts, each as "--key (stored before, now requested)".
+std::vector<std::string> config_differences(const std::map<std::string, std::string>& stored,
+                                            const std::map<std::string, std::string>& requested,
+                                            const std::function<bool(const std::string&)>& ignore);
 
 }  // namespace mfd

@@ -1,30 +1,28 @@
 #include "training/trainer.h"
 
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <memory>
 #include <sstream>
-
-#include <omp.h>
 
 #include "data/loader.h"
 #include "engine/autograd.h"
 #include "engine/device_stats.h"
+#include "engine/json.h"
 #include "engine/nvtx.h"
-#include "engine/optimizer.h"
-#include "models/checkpoint.h"
-#include "models/model.h"
-#include "training/plot.h"
+#include "engine/safetensors.h"
+#include "training/evaluate.h"
+#include "training/progress.h"
+#include "training/run_folder.h"
+#include "training/session.h"
 
 namespace mfd {
 
@@ -37,46 +35,8 @@ void on_signal(int) {
   if (++g_signals >= 2) std::_Exit(kTrainInterrupted);  // a second signal: at once (checkpoints are atomic)
 }
 
-// The shortest text that reads back as the same double; "null" (JSON) when not finite.
-std::string num(double x) {
-  if (!std::isfinite(x)) return "null";
-  char buf[32];
-  return std::string(buf, std::to_chars(buf, buf + sizeof buf, x).ptr);
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Sums over the batches of an epoch so far; saved in mid-epoch checkpoints.
-struct EpochSums {
-  double loss = 0, cls = 0, correct = 0, seen = 0;
-  std::vector<double> mfd;         // per chosen stage, weighted by batch size like the losses
-  std::vector<double> last_corr;   // mean |F| per chosen stage on the last batch
-  std::map<std::string, std::string> to_map() const {
-    std::map<std::string, std::string> m = {{"sum.loss", num(loss)}, {"sum.cls", num(cls)},
-                                            {"sum.correct", num(correct)}, {"sum.seen", num(seen)}};
-    for (size_t s = 0; s < mfd.size(); ++s) m["sum.mfd" + std::to_string(s)] = num(mfd[s]);
-    for (size_t s = 0; s < last_corr.size(); ++s) m["sum.corr" + std::to_string(s)] = num(last_corr[s]);
-    return m;
-  }
-  void from_map(const std::map<std::string, std::string>& m) {
-    loss = std::stod(m.at("sum.loss"));
-    cls = std::stod(m.at("sum.cls"));
-    correct = std::stod(m.at("sum.correct"));
-    seen = std::stod(m.at("sum.seen"));
-    for (size_t s = 0; s < mfd.size(); ++s) mfd[s] = std::stod(m.at("sum.mfd" + std::to_string(s)));
-    for (size_t s = 0; s < last_corr.size(); ++s) last_corr[s] = std::stod(m.at("sum.corr" + std::to_string(s)));
-  }
-};
-
-int64_t argmax_hits(const Tensor& scores, const Tensor& labels) {
-  std::vector<double> s = scores.to_vector(), y = labels.to_vector();
-  const int64_t k = scores.size(1);
-  int64_t hits = 0;
-  for (int64_t i = 0; i < scores.size(0); ++i)
-    hits += std::max_element(s.begin() + i * k, s.begin() + (i + 1) * k) - (s.begin() + i * k) == static_cast<int64_t>(y[i]);
-  return hits;
 }
 
 double peak_host_mib() {
@@ -97,268 +57,349 @@ std::string git_commit() {
   return out.empty() ? "unknown" : out;
 }
 
-// Progress within an epoch: a bar redrawn in place on a terminal, a plain line every 50 steps
-// otherwise (logs, CI).
-void progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, double acc, double images_per_s,
-              double eta_seconds) {
-  static const bool terminal = isatty(fileno(stdout));
-  if (terminal) {
-    const int width = 30, filled = static_cast<int>(width * step / std::max<int64_t>(1, steps));
-    std::printf("\repoch %d/%d [%s%s] %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %.0f s ", epoch, epochs,
-                std::string(filled, '=').c_str(), std::string(width - filled, ' ').c_str(), static_cast<long long>(step),
-                static_cast<long long>(steps), loss, 100 * acc, images_per_s, eta_seconds);
-    if (step == steps) std::printf("\n");
-  } else if (step % 50 == 0 || step == steps) {
-    std::printf("epoch %d/%d step %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %.0f s\n", epoch, epochs,
-                static_cast<long long>(step), static_cast<long long>(steps), loss, 100 * acc, images_per_s, eta_seconds);
-  }
-  std::fflush(stdout);
+// A global step given by a test hook (MFD_TEST_*_AT_STEP), or -1.
+int64_t hook_step(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::atoll(v) : -1;
 }
 
-// --device auto|cpu|cuda|cuda:N. On CUDA: selects GPU N (0 for "cuda" and "auto") and sets the
-// math mode: TF32 allowed and the fastest algorithms by default, neither with --deterministic.
-Device resolve_device(const std::string& name, bool deterministic) {
-  std::string why;
-  const bool cuda = cuda_available(&why);
-  if (name == "cpu" || (name == "auto" && !cuda)) {
-    std::printf("device: CPU: %d threads%s%s\n", omp_get_max_threads(), name == "auto" ? " (no GPU: " : "",
-                name == "auto" ? (why + ")").c_str() : "");
-    return Device::cpu;
+// The losses of one step on the host.
+struct StepResult {
+  double loss = 0, cls = 0;
+  std::vector<double> mfd, corr;  // per chosen stage: L_MFD and mean |F|
+  int64_t hits = 0;
+};
+
+// Running sums of an epoch, weighted by batch size; a mid-epoch checkpoint holds them (as
+// shortest round-trip text) so that the resumed epoch's metrics line is bit-identical.
+struct EpochSums {
+  double loss = 0, cls = 0, correct = 0, seen = 0;
+  std::vector<double> mfd, last_corr;  // per chosen stage
+
+  explicit EpochSums(size_t stages = 0) : mfd(stages, 0.0), last_corr(stages, 0.0) {}
+  void add(const StepResult& r, double n) {
+    loss += r.loss * n, cls += r.cls * n, correct += static_cast<double>(r.hits), seen += n;
+    for (size_t s = 0; s < mfd.size(); ++s) mfd[s] += r.mfd[s] * n, last_corr[s] = r.corr[s];
   }
-  MFD_CHECK(cuda, "--device ", name, ": ", why, "; use --device cpu");
-  const int index = name.rfind("cuda:", 0) == 0 ? std::atoi(name.c_str() + 5) : 0;
-  const int count = cuda_device_count();
-  MFD_CHECK(index < count, "--device ", name, ": this machine has ", count, " CUDA device(s), numbered from 0");
-  select_cuda_device(index);
-  set_cuda_math(/*allow_tf32=*/!deterministic, deterministic);
-  std::printf("device: cuda:%d of %d (%s)\n", index, count,
-              deterministic ? "deterministic algorithms, no TF32" : "TF32 allowed, fastest algorithms");
-  return Device::cuda;
+  std::vector<double> mean_mfd() const {
+    std::vector<double> m;
+    for (double v : mfd) m.push_back(v / seen);
+    return m;
+  }
+  std::map<std::string, std::string> to_metadata() const {
+    std::map<std::string, std::string> m = {{"sum.loss", json_number(loss)}, {"sum.cls", json_number(cls)},
+                                            {"sum.correct", json_number(correct)}, {"sum.seen", json_number(seen)}};
+    for (size_t s = 0; s < mfd.size(); ++s) m["sum.mfd" + std::to_string(s)] = json_number(mfd[s]);
+    for (size_t s = 0; s < last_corr.size(); ++s) m["sum.corr" + std::to_string(s)] = json_number(last_corr[s]);
+    return m;
+  }
+  void from_metadata(const std::map<std::string, std::string>& m, const std::string& path) {
+    auto get = [&](const std::string& key) {
+      auto it = m.find(key);
+      MFD_CHECK(it != m.end(), path, ": a mid-epoch checkpoint without '", key, "' (written by another version?)");
+      return std::stod(it->second);
+    };
+    loss = get("sum.loss"), cls = get("sum.cls"), correct = get("sum.correct"), seen = get("sum.seen");
+    for (size_t s = 0; s < mfd.size(); ++s) mfd[s] = get("sum.mfd" + std::to_string(s));
+    for (size_t s = 0; s < last_corr.size(); ++s) last_corr[s] = get("sum.corr" + std::to_string(s));
+  }
+};
+
+// One optimisation step: forward with the stage outputs, the objective (classification + lambda
+// times the chosen stages' MFD), backward, SGD and the objective's own update (Center Loss's
+// centres). A non-finite loss stops before backward, leaving everything as it was, and names the
+// terms in *why.
+bool train_step(Session& s, SGD& opt, const Tensor& x, const Tensor& y, StepResult& r, std::string* why) {
+  s.model->zero_grad();
+  s.objective->zero_grad();
+  ModelOutput o;
+  {
+    MFD_NVTX_RANGE("forward");
+    o = s.model->run(x);
+  }
+  Objective::Terms t;
+  {
+    MFD_NVTX_RANGE("loss");
+    t = s.objective->compute(o.logits, o.embedding, o.stages, y);
+    r.loss = t.total.item();
+  }
+  r.cls = t.classification.item();
+  r.mfd.clear(), r.corr.clear();
+  for (const MfdResult& m : t.mfd) r.mfd.push_back(m.loss.item()), r.corr.push_back(m.mean_abs.item());
+  if (!std::isfinite(r.loss)) {
+    std::ostringstream terms;
+    terms << "classification " << r.cls;
+    for (size_t i = 0; i < r.mfd.size(); ++i) terms << ", MFD stage " << s.config.objective.mfd_stages[i] << " " << r.mfd[i];
+    *why = terms.str();
+    clear_tape();
+    return false;
+  }
+  {
+    MFD_NVTX_RANGE("backward");
+    backward(t.total);
+  }
+  {
+    MFD_NVTX_RANGE("optimizer");
+    opt.step();
+    s.objective->after_step(o.embedding.detach(), y);
+  }
+  NoGradGuard no_grad;
+  r.hits = count_hits(s.objective->scores(o.logits, o.embedding), y);
+  return true;
 }
+
+// Settles what a run folder holds before anything is built: a finished run is not overwritten
+// without --force; a checkpoint is continued only with the same settings (those of
+// may_change_on_resume excepted, which are named). Returns whether the run resumes, with the
+// checkpoint's metadata and whether allowed settings changed.
+bool settle_folder(const RunConfig& cfg, const RunFolder& folder, std::map<std::string, std::string>& meta,
+                   bool& settings_changed) {
+  settings_changed = false;
+  if (cfg.force) return false;
+  if (folder.finished())
+    throw UsageError(cfg.out + " holds a finished run (results.json); use --force to overwrite it or another --out");
+  if (!folder.has_checkpoint()) {
+    if (cfg.resume) throw UsageError("--resume: " + cfg.out + " has no checkpoint (last.safetensors) to continue");
+    return false;
+  }
+  meta = read_safetensors_metadata(folder.last().string());
+  std::map<std::string, std::string> stored;
+  for (const auto& [k, v] : meta)
+    if (k.rfind("config.", 0) == 0) stored[k.substr(7)] = v;
+  const std::map<std::string, std::string> requested = cfg.to_map();
+  const std::vector<std::string> other = config_differences(stored, requested, may_change_on_resume);
+  if (!other.empty())
+    throw UsageError(cfg.out + " holds a run with other settings: " + join(other, "; ") +
+                     ". Rerun with its settings to continue it, --force to start it over, or another --out");
+  const std::vector<std::string> changed = config_differences(stored, requested, [](const std::string& k) {
+    return !may_change_on_resume(k) || k == "resume" || k == "force" || k == "out";
+  });
+  if (!changed.empty()) std::printf("resuming with changed settings: %s\n", join(changed, "; ").c_str());
+  settings_changed = !changed.empty();
+  return true;
+}
+
+std::string config_json(const RunConfig& cfg, const std::string& command_line) {
+  JsonObject j;
+  for (const auto& [k, v] : cfg.to_map()) j.add(k, v);
+  return j.add("git_commit", git_commit()).add("command", command_line).str();
+}
+
+// The training loop and what it carries from step to step.
+class Loop {
+ public:
+  Loop(const RunConfig& cfg, Session& s, const RunFolder& folder, std::string command)
+      : cfg_(cfg), s_(s), folder_(folder), command_(std::move(command)), opt_(s.make_optimizer()),
+        schedule_(cfg.lr, cfg.milestones, cfg.gamma),
+        stages_(cfg.objective.lambda > 0 ? cfg.objective.mfd_stages.size() : 0), sums_(stages_) {
+    LoaderOptions lo;
+    lo.batch = cfg.batch;
+    lo.seed = cfg.seed;
+    lo.workers = cfg.workers;
+    lo.device = s.device;
+    loader_ = std::make_unique<BatchLoader>(s.train, lo);
+    steps_ = loader_->batches_per_epoch();
+  }
+
+  void resume(const std::map<std::string, std::string>& meta) {
+    load_checkpoint(folder_.last().string(), s_.checkpoint_parts(), opt_.get());
+    epoch_ = std::stoi(meta.at("epoch"));
+    step_ = std::stoll(meta.at("step"));
+    best_acc_ = std::stod(meta.at("best_test_acc"));
+    if (step_ > 0) sums_.from_metadata(meta, folder_.last().string());
+    if (const int dropped = folder_.keep_metrics_of_epochs(epoch_))
+      std::printf("metrics.jsonl: dropped %d line(s) logged after the checkpoint was last written\n", dropped);
+    std::printf("resuming from %s: epoch %d, step %lld\n", folder_.last().c_str(), epoch_ + 1, static_cast<long long>(step_));
+  }
+
+  // Runs the remaining epochs; returns bin/train's exit code.
+  int run() {
+    for (; epoch_ < cfg_.epochs; ++epoch_, step_ = 0) {
+      const int end = run_epoch();
+      if (end != kTrainDone) return end;
+      const bool due = (epoch_ + 1) % cfg_.eval_every == 0 || epoch_ + 1 == cfg_.epochs;
+      EvalResult test;
+      test.loss = test.accuracy = NAN;
+      if (due) test = evaluate_epoch();
+      log_epoch(test);
+      const bool improved = std::isfinite(test.accuracy) && test.accuracy > best_acc_;
+      if (improved) best_acc_ = test.accuracy;
+      checkpoint(folder_.last(), epoch_ + 1, 0);
+      if (improved) checkpoint(folder_.best(), epoch_ + 1, 0);
+      sums_ = EpochSums(stages_);
+    }
+    return kTrainDone;
+  }
+
+  double best_acc() const { return best_acc_; }
+  // The last epoch's test accuracy (evaluated now when this process ran no epoch).
+  double final_acc() {
+    if (!std::isfinite(final_acc_)) evaluate_epoch();
+    return final_acc_;
+  }
+  const std::vector<double>& last_corr() const { return last_corr_; }
+
+ private:
+  // The training part of epoch_, from step_; returns kTrainDone, kTrainInterrupted or kTrainNonFinite.
+  int run_epoch() {
+    const auto t0 = std::chrono::steady_clock::now();
+    opt_->set_lr(schedule_.lr_at(epoch_));
+    s_.model->train();
+    if (s_.device == Device::cuda) reset_device_peak();
+    loader_->start_epoch(epoch_, step_);
+    Progress progress("epoch " + std::to_string(epoch_ + 1) + "/" + std::to_string(cfg_.epochs), steps_);
+    const int64_t first = step_, nan_step = hook_step("MFD_TEST_NAN_AT_STEP"),
+                  term_step = hook_step("MFD_TEST_SIGTERM_AT_STEP"), kill_step = hook_step("MFD_TEST_SIGKILL_AT_STEP");
+    Tensor x, y;
+    StepResult r;
+    int64_t images = 0;
+    for (;; ++step_) {
+      {
+        MFD_NVTX_RANGE("data");
+        if (!loader_->next(x, y)) break;
+      }
+      std::string why = "test hook";
+      const bool finite = epoch_ * steps_ + step_ != nan_step && train_step(s_, *opt_, x, y, r, &why);
+      if (!finite) {
+        std::fprintf(stderr, "train: non-finite loss at epoch %d step %lld (%s); stopped, %s is the last good checkpoint\n",
+                     epoch_ + 1, static_cast<long long>(step_), why.c_str(),
+                     folder_.has_checkpoint() ? folder_.last().c_str() : "there is no checkpoint yet: nothing");
+        return kTrainNonFinite;
+      }
+      sums_.add(r, static_cast<double>(x.size(0)));
+      images += x.size(0);
+      const double seconds = seconds_since(t0), per_step = seconds / static_cast<double>(step_ + 1 - first);
+      train_seconds_per_image_ = seconds / static_cast<double>(images);
+      progress.update(step_ + 1, images, seconds, sums_.loss / sums_.seen, sums_.correct / sums_.seen,
+                      seconds_after_epoch(per_step));
+      if (step_ + 1 - first == 10) say_cpu_estimate(per_step);
+      const int64_t global = epoch_ * steps_ + step_;
+      if (global == kill_step) std::raise(SIGKILL);
+      if (global == term_step) std::raise(SIGTERM);
+      if (g_signals > 0) {
+        checkpoint(folder_.last(), epoch_, step_ + 1);
+        std::printf("interrupted at epoch %d step %lld; checkpoint %s written; resume with: %s --resume\n", epoch_ + 1,
+                    static_cast<long long>(step_ + 1), folder_.last().c_str(), command_.c_str());
+        return kTrainInterrupted;
+      }
+    }
+    train_seconds_ = seconds_since(t0);
+    images_per_s_ = static_cast<double>(images) / train_seconds_;
+    return kTrainDone;
+  }
+
+  EvalResult evaluate_epoch() {
+    MFD_NVTX_RANGE("evaluate");
+    EvalOptions o;
+    o.workers = cfg_.workers;
+    o.seconds_after = seconds_after_epoch(train_seconds_ / static_cast<double>(steps_), /*within_training=*/false);
+    const EvalResult r = evaluate(*s_.model, *s_.objective, s_.test, s_.device, o);
+    eval_seconds_ = r.seconds;
+    final_acc_ = r.accuracy;
+    return r;
+  }
+
+  // The run's seconds after the current loop: the later epochs' training and evaluations.
+  double seconds_after_epoch(double seconds_per_step, bool within_training = true) const {
+    const int later = cfg_.epochs - epoch_ - 1;
+    int evaluations = 0;
+    for (int e = epoch_ + (within_training ? 0 : 1); e < cfg_.epochs; ++e)
+      evaluations += (e + 1) % cfg_.eval_every == 0 || e + 1 == cfg_.epochs;
+    // Until one is measured, an evaluation image is taken to cost a third of a training image.
+    const double eval = eval_seconds_ > 0 ? eval_seconds_ : s_.test.n * train_seconds_per_image_ / 3;
+    return later * seconds_per_step * static_cast<double>(steps_) + evaluations * eval;
+  }
+
+  // On the CPU, once the speed is known: what the whole run will take, when that is over an hour.
+  void say_cpu_estimate(double seconds_per_step) const {
+    if (s_.device != Device::cpu) return;
+    const double total = seconds_per_step * static_cast<double>(steps_ - step_ - 1) + seconds_after_epoch(seconds_per_step);
+    if (total < 3600) return;
+    std::printf("note: on this CPU (%.0f images/s) the remaining %d epoch(s) take about %.1f hours; a GPU "
+                "(--device cuda), or a smaller run (--epochs, --limit-train, --width), takes less\n",
+                1.0 / train_seconds_per_image_, cfg_.epochs - epoch_, total / 3600);
+  }
+
+  void log_epoch(const EvalResult& test) {
+    const std::vector<double>& corr = last_corr_ = sums_.last_corr;
+    JsonObject line;
+    line.add("epoch", epoch_ + 1).add("lr", opt_->lr()).add("train_loss", sums_.loss / sums_.seen)
+        .add("train_cls_loss", sums_.cls / sums_.seen).add("train_mfd", sums_.mean_mfd())
+        .add("train_acc", sums_.correct / sums_.seen).add("test_loss", test.loss).add("test_acc", test.accuracy)
+        .add("mean_abs_corr", corr).add("images_per_s", images_per_s_).add("epoch_seconds", train_seconds_)
+        .add("test_seconds", test.seconds).add("peak_host_mib", peak_host_mib());
+    const double peak_device_mib = static_cast<double>(device_stats().peak_bytes_in_use) / (1024.0 * 1024.0);
+    if (s_.device == Device::cuda) line.add("peak_device_mib", peak_device_mib);
+    folder_.append_metrics(line.str());
+    std::printf("epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, lr %g, train %.1f s, test %.1f s",
+                epoch_ + 1, sums_.loss / sums_.seen, 100 * sums_.correct / sums_.seen, test.loss, 100 * test.accuracy,
+                opt_->lr(), train_seconds_, test.seconds);
+    if (s_.device == Device::cuda) std::printf(", peak GPU memory %.0f MiB", peak_device_mib);
+    std::printf("\n");
+  }
+
+  // Model, momentum, random streams and position (epoch, step; mid-epoch, the running sums).
+  void checkpoint(const fs::path& path, int epoch, int64_t step) const {
+    std::map<std::string, std::string> meta = {{"epoch", std::to_string(epoch)}, {"step", std::to_string(step)},
+                                               {"best_test_acc", json_number(best_acc_)}, {"command", command_}};
+    for (const auto& [k, v] : cfg_.to_map()) meta["config." + k] = v;
+    if (step > 0)
+      for (const auto& [k, v] : sums_.to_metadata()) meta[k] = v;
+    save_checkpoint(path.string(), s_.checkpoint_parts(), opt_.get(), meta);
+  }
+
+  const RunConfig& cfg_;
+  Session& s_;
+  const RunFolder& folder_;
+  const std::string command_;
+  std::unique_ptr<SGD> opt_;
+  MultiStepLR schedule_;
+  std::unique_ptr<BatchLoader> loader_;
+  const size_t stages_;
+  int64_t steps_ = 0;
+  int epoch_ = 0;
+  int64_t step_ = 0;
+  double best_acc_ = -1.0, final_acc_ = NAN;
+  EpochSums sums_;
+  std::vector<double> last_corr_;  // mean |F| per chosen stage on the last batch of the last epoch
+  double train_seconds_ = 0, eval_seconds_ = 0, images_per_s_ = 0, train_seconds_per_image_ = 0;
+};
 
 }  // namespace
 
 int run_training(const RunConfig& cfg, const std::string& command_line) {
   const auto t_start = std::chrono::steady_clock::now();
-  const fs::path out(cfg.out);
-  const fs::path last = out / "last.safetensors", best = out / "best.safetensors";
-  if (fs::exists(out / "results.json") && !cfg.force) {
-    std::fprintf(stderr, "train: %s holds a finished run (results.json); use --force to overwrite it or another --out\n",
-                 cfg.out.c_str());
-    return kTrainUsage;
-  }
-  if (cfg.force) fs::remove_all(out);
-  fs::create_directories(out);
-  const bool resuming = fs::exists(last);
-  if (!resuming) {
-    std::string json = cfg.to_json();
-    json.insert(json.size() - 1, ", \"git_commit\": " + json_quote(git_commit()) + ", \"command\": " + json_quote(command_line));
-    std::ofstream(out / "config.json") << json << "\n";
-    std::ofstream(out / "metrics.jsonl", std::ios::trunc);
-  }
+  const RunFolder folder(cfg.out);
+  std::map<std::string, std::string> meta;
+  bool settings_changed = false;
+  const bool resuming = settle_folder(cfg, folder, meta, settings_changed);
   std::printf("config: %s\n", cfg.to_json().c_str());
-  const Device device = resolve_device(cfg.device, cfg.deterministic);
-
-  ImageDataset train = load_dataset(cfg.dataset, cfg.data_dir, true);
-  ImageDataset test = load_dataset(cfg.dataset, cfg.data_dir, false);
-  train.truncate(cfg.limit_train);
-  test.truncate(cfg.limit_test);
-  std::printf("%s\n%s\n", train.summary("train").c_str(), test.summary("test").c_str());
-
-  Generator gen(cfg.seed);
-  std::shared_ptr<Model> model = make_model(cfg.model, model_config_for(cfg, train), gen);
-  Objective objective(cfg.objective, train.num_classes, model->embedding_dim(), gen);
-  model->to(device);
-  objective.to(device);
-  std::vector<NamedTensor> params = model->named_parameters();
-  for (auto& [name, t] : objective.named_parameters()) params.emplace_back("objective." + name, t);
-  SGD opt(params, cfg.lr, cfg.momentum, cfg.weight_decay);
-  MultiStepLR schedule(cfg.lr, cfg.milestones, cfg.gamma);
-  const std::vector<CheckpointPart> parts = {{"", model.get()}, {"objective.", &objective}};
+  Session s = build_session(cfg, Purpose::training);  // data, device and model, before any file is written
+  std::printf("%s\n%s\n", s.train.summary("train").c_str(), s.test.summary("test").c_str());
   std::printf("model: %s, %lld parameters; loss %s, lambda %g on stages %s\n", cfg.model.c_str(),
-              static_cast<long long>(model->num_parameters()), loss_kind_name(cfg.objective.kind), cfg.objective.lambda,
+              static_cast<long long>(s.model->num_parameters()), loss_kind_name(cfg.objective.kind), cfg.objective.lambda,
               cfg.to_map().at("mfd-stages").c_str());
+  if (cfg.force) fs::remove_all(folder.dir());
+  if (!resuming || settings_changed) folder.create(config_json(cfg, command_line), !resuming);  // else kept as it was
 
-  const size_t stages = cfg.objective.lambda > 0 ? cfg.objective.mfd_stages.size() : 0;
-  EpochSums sums;
-  sums.mfd.assign(stages, 0.0);
-  sums.last_corr.assign(stages, 0.0);
-  int start_epoch = 0;
-  int64_t start_step = 0;
-  double best_acc = -1.0;
-  if (resuming) {
-    auto meta = load_checkpoint(last.string(), parts, &opt);
-    start_epoch = std::stoi(meta.at("epoch"));
-    start_step = std::stoll(meta.at("step"));
-    best_acc = std::stod(meta.at("best_test_acc"));
-    if (start_step > 0) sums.from_map(meta);
-    std::printf("resuming from %s: epoch %d, step %lld\n", last.c_str(), start_epoch + 1,
-                static_cast<long long>(start_step));
-  }
-
-  LoaderOptions lo;
-  lo.batch = cfg.batch;
-  lo.seed = cfg.seed;
-  lo.workers = cfg.workers;
-  lo.device = device;
-  BatchLoader train_loader(train, lo);
-  lo.train = false;
-  BatchLoader test_loader(test, lo);
-
-  auto checkpoint = [&](const fs::path& path, int epoch, int64_t step, const EpochSums* partial) {
-    std::map<std::string, std::string> meta = {{"epoch", std::to_string(epoch)}, {"step", std::to_string(step)},
-                                               {"best_test_acc", num(best_acc)}, {"command", command_line}};
-    for (const auto& [k, v] : cfg.to_map()) meta["config." + k] = v;
-    if (partial)
-      for (const auto& [k, v] : partial->to_map()) meta[k] = v;
-    save_checkpoint(path.string(), parts, &opt, meta);
-  };
-
+  Loop loop(cfg, s, folder, command_line);
+  if (resuming) loop.resume(meta);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  // Test-only hooks, by global step: a NaN loss, and a real SIGTERM delivered to this process.
-  const char* nan_hook = std::getenv("MFD_TEST_NAN_AT_STEP");
-  const char* term_hook = std::getenv("MFD_TEST_SIGTERM_AT_STEP");
-  const int64_t nan_step = nan_hook ? std::atoll(nan_hook) : -1, term_step = term_hook ? std::atoll(term_hook) : -1;
-  const int64_t steps = train_loader.batches_per_epoch();
-  std::vector<double> curve_loss, curve_acc;
-  double final_acc = 0.0;
+  const int end = loop.run();
+  if (end != kTrainDone) return end;
 
-  for (int epoch = start_epoch; epoch < cfg.epochs; ++epoch) {
-    const auto t_epoch = std::chrono::steady_clock::now();
-    opt.set_lr(schedule.lr_at(epoch));
-    model->train();
-    const int64_t first = epoch == start_epoch ? start_step : 0;
-    if (first == 0) sums = EpochSums{0, 0, 0, 0, std::vector<double>(stages, 0.0), std::vector<double>(stages, 0.0)};
-    if (device == Device::cuda) reset_device_peak();
-    train_loader.start_epoch(epoch, first);
-    Tensor x, y;
-    int64_t images = 0;
-    // The phases of a step are NVTX ranges (data, forward, loss, backward, optimizer), for Nsight.
-    for (int64_t step = first;; ++step) {
-      {
-        MFD_NVTX_RANGE("data");
-        if (!train_loader.next(x, y)) break;
-      }
-      model->zero_grad();
-      objective.zero_grad();
-      ModelOutput o;
-      {
-        MFD_NVTX_RANGE("forward");
-        o = model->run(x);
-      }
-      Objective::Terms t;
-      double loss;
-      {
-        MFD_NVTX_RANGE("loss");
-        t = objective.compute(o.logits, o.embedding, o.stages, y);
-        loss = t.total.item();
-      }
-      if (epoch * steps + step == nan_step) loss = std::nan("");
-      if (!std::isfinite(loss)) {
-        std::ostringstream terms;
-        terms << "classification " << t.classification.item();
-        for (size_t s = 0; s < t.mfd.size(); ++s) terms << ", MFD stage " << cfg.objective.mfd_stages[s] << " " << t.mfd[s].loss.item();
-        std::fprintf(stderr, "train: non-finite loss at epoch %d step %lld (%s); stopped, %s is the last good checkpoint\n",
-                     epoch + 1, static_cast<long long>(step), terms.str().c_str(),
-                     fs::exists(last) ? last.c_str() : "there is no checkpoint yet: nothing");
-        clear_tape();
-        return kTrainNonFinite;
-      }
-      {
-        MFD_NVTX_RANGE("backward");
-        backward(t.total);
-      }
-      {
-        MFD_NVTX_RANGE("optimizer");
-        opt.step();
-        objective.after_step(o.embedding.detach(), y);
-      }
-      const double n = static_cast<double>(x.size(0));
-      sums.loss += loss * n;
-      sums.cls += t.classification.item() * n;
-      for (size_t s = 0; s < t.mfd.size(); ++s) {
-        sums.mfd[s] += t.mfd[s].loss.item() * n;
-        sums.last_corr[s] = t.mfd[s].mean_abs.item();
-      }
-      {
-        NoGradGuard no_grad;
-        sums.correct += static_cast<double>(argmax_hits(objective.scores(o.logits, o.embedding), y));
-      }
-      sums.seen += n;
-      images += x.size(0);
-      const double rate = images / seconds_since(t_epoch);
-      progress(epoch + 1, cfg.epochs, step + 1, steps, sums.loss / sums.seen, sums.correct / sums.seen, rate,
-               ((steps - step - 1) * static_cast<double>(cfg.batch) + (cfg.epochs - epoch - 1) * static_cast<double>(train.n)) / rate);
-      if (epoch * steps + step == term_step) std::raise(SIGTERM);
-      if (g_signals > 0) {
-        checkpoint(last, epoch, step + 1, &sums);
-        std::printf("interrupted at epoch %d step %lld; checkpoint %s written; resume with: %s --resume\n", epoch + 1,
-                    static_cast<long long>(step + 1), last.c_str(), command_line.c_str());
-        return kTrainInterrupted;
-      }
-    }
-    const double epoch_seconds = seconds_since(t_epoch);
-
-    double test_loss = NAN, test_acc = NAN;
-    if ((epoch + 1) % cfg.eval_every == 0 || epoch + 1 == cfg.epochs) {
-      NoGradGuard no_grad;
-      model->eval();
-      test_loader.start_epoch(0);
-      double loss_sum = 0, hits = 0;
-      while (test_loader.next(x, y)) {
-        ModelOutput o = model->run(x);
-        loss_sum += objective.classification(o.logits, o.embedding, y).item() * x.size(0);
-        hits += static_cast<double>(argmax_hits(objective.scores(o.logits, o.embedding), y));
-      }
-      test_loss = loss_sum / test.n;
-      test_acc = hits / test.n;
-      final_acc = test_acc;
-    }
-    std::ostringstream line;
-    line << "{\"epoch\": " << epoch + 1 << ", \"lr\": " << num(opt.lr()) << ", \"train_loss\": " << num(sums.loss / sums.seen)
-         << ", \"train_cls_loss\": " << num(sums.cls / sums.seen) << ", \"train_mfd\": [";
-    for (size_t s = 0; s < stages; ++s) line << (s ? ", " : "") << num(sums.mfd[s] / sums.seen);
-    line << "], \"train_acc\": " << num(sums.correct / sums.seen) << ", \"test_loss\": " << num(test_loss)
-         << ", \"test_acc\": " << num(test_acc) << ", \"mean_abs_corr\": [";
-    for (size_t s = 0; s < stages; ++s) line << (s ? ", " : "") << num(sums.last_corr[s]);
-    line << "], \"images_per_s\": " << num(images / epoch_seconds) << ", \"epoch_seconds\": " << num(epoch_seconds)
-         << ", \"peak_host_mib\": " << num(peak_host_mib());
-    // The epoch's peak of device memory in use (training and evaluation), on CUDA only.
-    const double peak_device_mib =
-        device == Device::cuda ? static_cast<double>(device_stats().peak_bytes_in_use) / (1024.0 * 1024.0) : NAN;
-    if (device == Device::cuda) line << ", \"peak_device_mib\": " << num(peak_device_mib);
-    line << "}";
-    std::ofstream(out / "metrics.jsonl", std::ios::app) << line.str() << "\n";
-    std::printf("epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, lr %g, %.1f s", epoch + 1,
-                sums.loss / sums.seen, 100 * sums.correct / sums.seen, test_loss, 100 * test_acc, opt.lr(), epoch_seconds);
-    if (device == Device::cuda) std::printf(", peak GPU memory %.0f MiB", peak_device_mib);
-    std::printf("\n");
-    const bool improved = std::isfinite(test_acc) && test_acc > best_acc;
-    if (improved) best_acc = test_acc;
-    checkpoint(last, epoch + 1, 0, nullptr);
-    if (improved) checkpoint(best, epoch + 1, 0, nullptr);  // written atomically as well
-  }
-
-  // The curves from metrics.jsonl (which a resumed run shares with its first part).
-  std::ifstream metrics(out / "metrics.jsonl");
-  for (std::string l; std::getline(metrics, l);) {
-    auto field = [&](const std::string& key) {
-      const size_t at = l.find("\"" + key + "\": ");
-      return at == std::string::npos ? NAN : std::strtod(l.c_str() + at + key.size() + 4, nullptr);
-    };
-    curve_loss.push_back(field("train_loss"));
-    curve_acc.push_back(field("test_acc"));
-  }
-  write_curves_png((out / "curves.png").string(), curve_loss, curve_acc);
-  std::ostringstream results;
-  results << "{\"final_test_acc\": " << num(final_acc) << ", \"best_test_acc_selected_on_test_set\": " << num(best_acc)
-          << ", \"mean_abs_corr_last_batch\": [";
-  for (size_t s = 0; s < stages; ++s) results << (s ? ", " : "") << num(sums.last_corr[s]);
-  results << "], \"seconds\": " << num(seconds_since(t_start)) << "}";
-  std::ofstream(out / "results.json") << results.str() << "\n";
-  std::printf("done: final test accuracy %.2f%% (best %.2f%%, selected on the test set); %s\n", 100 * final_acc,
-              100 * best_acc, out.c_str());
+  const std::string title = cfg.model + " " + cfg.dataset + " lambda " + json_number(cfg.objective.lambda) + " seed " +
+                            std::to_string(cfg.seed);
+  folder.write_curves(title);
+  folder.write_results(JsonObject()
+                           .add("final_test_acc", loop.final_acc())
+                           .add("best_test_acc_selected_on_test_set", loop.best_acc())
+                           .add("mean_abs_corr_last_batch", loop.last_corr())
+                           .add("seconds", seconds_since(t_start))
+                           .str());
+  std::printf("done: final test accuracy %.2f%% (best %.2f%%, selected on the test set); %s\n", 100 * loop.final_acc(),
+              100 * loop.best_acc(), cfg.out.c_str());
   return kTrainDone;
 }
 

@@ -1,6 +1,7 @@
 // The CUDA context: device, stream, cuDNN and cuBLAS handles (see context.h).
 #include "engine/cuda/context.h"
 
+#include <string>
 #include <mutex>
 
 #include "engine/cuda/check.h"
@@ -89,8 +90,18 @@ bool cuda_ready(std::string* why_not) {
     int count = 0;
     cudaError_t status = cudaGetDeviceCount(&count);
     if (status != cudaSuccess || count == 0) {
-      why = std::string("no CUDA device answers (") +
-            (status != cudaSuccess ? cudaGetErrorString(status) : "0 devices") + ")";
+      // cudart reports a missing driver as "driver version is insufficient": tell the two apart.
+      int driver = 0, runtime = 0;
+      cudaDriverGetVersion(&driver);
+      cudaRuntimeGetVersion(&runtime);
+      if (driver == 0)
+        why = "no NVIDIA driver found (libcuda.so.1 is not installed or not loadable)";
+      else if (status == cudaErrorInsufficientDriver)
+        why = "the NVIDIA driver supports CUDA " + std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10) +
+              ", older than this build's CUDA runtime " + std::to_string(runtime / 1000) + "." +
+              std::to_string(runtime % 1000 / 10) + ": update the driver";
+      else
+        why = std::string("no CUDA device answers (") + (status != cudaSuccess ? cudaGetErrorString(status) : "0 devices") + ")";
       cudaGetLastError();
       return false;
     }

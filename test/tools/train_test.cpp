@@ -1,12 +1,17 @@
 // bin/train and bin/evaluate end to end on tiny settings (resnet18 at width 0.125, a few hundred
-// Fashion-MNIST images, 2 epochs): the files of a run, resume after SIGTERM mid-epoch equal to an
-// uninterrupted run, a NaN stopping the run with its checkpoint intact, and every bad flag.
+// Fashion-MNIST images, 2 epochs): the files of a run; resume equal bit for bit to an
+// uninterrupted run, for every kind of training state (dropout's stream, Center Loss's centres,
+// ArcFace's weights) and every way a run stops (SIGTERM, SIGKILL mid-epoch or while a checkpoint
+// is written, a checkpoint that cannot be written); damaged checkpoints refused; a resume with
+// other settings refused; a failed start leaving nothing behind; a NaN stopping the run with its
+// checkpoint intact; and every bad flag.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <cstdlib>
 
+#include "engine/json.h"
 #include "engine/safetensors.h"
 #include "test/test_util.h"
 
@@ -26,7 +31,7 @@ std::string read(const fs::path& p) {
 // metrics.jsonl without the timing fields, which may differ between runs.
 std::string metrics_without_timing(const fs::path& run) {
   std::string text = read(run / "metrics.jsonl");
-  for (const char* key : {"images_per_s", "epoch_seconds", "peak_host_mib", "peak_device_mib"}) {
+  for (const char* key : {"images_per_s", "epoch_seconds", "test_seconds", "peak_host_mib", "peak_device_mib"}) {
     const std::string field = std::string(", \"") + key + "\": ";
     for (size_t at; (at = text.find(field)) != std::string::npos;)
       text.erase(at, text.find_first_of(",}", at + field.size()) - at);
@@ -46,6 +51,19 @@ class TrainTest : public ::testing::Test {
  protected:
   int train(const std::string& args, std::string& output, const std::string& env = "") {
     return run_command(env + " " + bin_dir() + "/train" + args, output);
+  }
+  // The run in `cut` ends like the one in `whole`: every non-timing metrics field and every
+  // tensor of the last checkpoint (parameters, buffers, momentum, the objective's state) equal.
+  void expect_same_run(const fs::path& whole, const fs::path& cut) {
+    EXPECT_EQ(metrics_without_timing(cut), metrics_without_timing(whole));
+    SafetensorsContents a = load_safetensors((whole / "last.safetensors").string());
+    SafetensorsContents b = load_safetensors((cut / "last.safetensors").string());
+    ASSERT_EQ(a.tensors.size(), b.tensors.size());
+    for (const auto& [name, t] : a.tensors) EXPECT_EQ(t.to_vector(), b.tensors.at(name).to_vector()) << name;
+    for (const auto& [key, value] : a.metadata)
+      if (key.rfind("rng.", 0) == 0) {
+        EXPECT_EQ(value, b.metadata[key]) << key;
+      }
   }
   TempDir tmp_{"train_test"};
   const fs::path dir_ = tmp_.path();
@@ -83,21 +101,150 @@ TEST_F(TrainTest, ARunWritesItsFilesAndEvaluateAgrees) {
   EXPECT_NE(output.find("--force"), std::string::npos) << output;
 }
 
+// Each kind of state a run carries, interrupted by SIGTERM mid-epoch (6 steps per epoch: during
+// step 9, epoch 2 step 3) and resumed.
 TEST_F(TrainTest, ResumeAfterSigtermMidEpochMatchesAnUninterruptedRun) {
+  const std::pair<std::string, std::string> kinds[] = {
+      {"mfd", kTiny},
+      {"dropout", " mobilenet_v2 fashionmnist --width 0.25 --epochs 2 --limit-train 384 --limit-test 256 --batch 64 "
+                  "--lambda 1 --workers 2"},
+      {"center", kTiny + " --loss center"},
+      {"arcface", kTiny + " --loss arcface"},
+  };
+  for (const auto& [kind, args] : kinds) {
+    SCOPED_TRACE(kind);
+    std::string output;
+    ASSERT_EQ(train(args + " --out " + (dir_ / (kind + "-whole")).string(), output), 0) << output;
+    output.clear();
+    ASSERT_EQ(train(args + " --out " + (dir_ / (kind + "-cut")).string(), output, "MFD_TEST_SIGTERM_AT_STEP=9"), 130) << output;
+    EXPECT_NE(output.find("resume with:"), std::string::npos) << output;
+    EXPECT_FALSE(fs::exists(dir_ / (kind + "-cut") / "results.json"));
+    output.clear();
+    ASSERT_EQ(train(args + " --out " + (dir_ / (kind + "-cut")).string() + " --resume", output), 0) << output;
+    expect_same_run(dir_ / (kind + "-whole"), dir_ / (kind + "-cut"));
+  }
+}
+
+// SIGKILL gives no chance to write anything: mid-epoch (step 9) the rerun continues from the
+// end of epoch 1; during the write of epoch 1's checkpoint (the first save) the rerun starts
+// over, the half-written file being only a .tmp.
+TEST_F(TrainTest, ResumeAfterSigkillMatchesAnUninterruptedRun) {
   std::string output;
   ASSERT_EQ(train(kTiny + " --out " + (dir_ / "whole").string(), output), 0) << output;
+  const std::pair<std::string, std::string> kills[] = {{"mid-epoch", "MFD_TEST_SIGKILL_AT_STEP=9"},
+                                                       {"in-checkpoint", "MFD_TEST_SIGKILL_IN_SAVE=1"}};
+  for (const auto& [when, hook] : kills) {
+    SCOPED_TRACE(when);
+    output.clear();
+    EXPECT_EQ(train(kTiny + " --out " + (dir_ / when).string(), output, hook), 128 + 9) << output;
+    EXPECT_EQ(fs::exists(dir_ / when / "last.safetensors"), when == "mid-epoch");
+    output.clear();
+    ASSERT_EQ(train(kTiny + " --out " + (dir_ / when).string(), output), 0) << output;
+    expect_same_run(dir_ / "whole", dir_ / when);
+  }
+}
+
+// A checkpoint that cannot be written (here: a file size limit, as a full disk would) stops the
+// run with the previous checkpoint intact; the epoch logged before it is dropped on resume, so
+// metrics.jsonl reads epochs 1, 2 and the run ends like an uninterrupted one.
+TEST_F(TrainTest, AFailedCheckpointWriteLeavesTheLogAgreeingWithTheCheckpoint) {
+  std::string output;
+  ASSERT_EQ(train(kTiny + " --out " + (dir_ / "whole").string(), output), 0) << output;
+  const std::string cut = (dir_ / "cut").string();
+  ASSERT_EQ(train(kTiny + " --out " + cut, output, "MFD_TEST_SIGTERM_AT_STEP=6"), 130) << output;  // at epoch 2's start
+  const std::string before = read(dir_ / "cut" / "last.safetensors");
+  const uintmax_t blocks = fs::file_size(dir_ / "cut" / "last.safetensors") / 1024 / 2;  // half a checkpoint
   output.clear();
-  // 6 steps per epoch: SIGTERM during step 9 (epoch 2, step 3), then resume.
-  ASSERT_EQ(train(kTiny + " --out " + (dir_ / "cut").string(), output, "MFD_TEST_SIGTERM_AT_STEP=9"), 130) << output;
-  EXPECT_NE(output.find("resume with:"), std::string::npos) << output;
-  EXPECT_FALSE(fs::exists(dir_ / "cut" / "results.json"));
+  EXPECT_EQ(train(kTiny + " --out " + cut, output, "ulimit -f " + std::to_string(blocks) + "; trap '' XFSZ;"), 1) << output;
+  EXPECT_NE(output.find("is unchanged"), std::string::npos) << output;
+  EXPECT_EQ(read(dir_ / "cut" / "last.safetensors"), before) << "the previous checkpoint is intact";
+  EXPECT_EQ(numbers_after(read(dir_ / "cut" / "metrics.jsonl"), "\"epoch\": ").size(), 2u) << "epoch 2 was logged";
   output.clear();
-  ASSERT_EQ(train(kTiny + " --out " + (dir_ / "cut").string() + " --resume", output), 0) << output;
-  EXPECT_EQ(metrics_without_timing(dir_ / "cut"), metrics_without_timing(dir_ / "whole"));
-  SafetensorsContents a = load_safetensors((dir_ / "whole" / "last.safetensors").string());
-  SafetensorsContents b = load_safetensors((dir_ / "cut" / "last.safetensors").string());
-  ASSERT_EQ(a.tensors.size(), b.tensors.size());
-  for (const auto& [name, t] : a.tensors) EXPECT_EQ(t.to_vector(), b.tensors.at(name).to_vector()) << name;
+  ASSERT_EQ(train(kTiny + " --out " + cut, output), 0) << output;
+  EXPECT_NE(output.find("dropped 1 line"), std::string::npos) << output;
+  EXPECT_EQ(numbers_after(read(dir_ / "cut" / "metrics.jsonl"), "\"epoch\": "), (std::vector<double>{1, 2}));
+  expect_same_run(dir_ / "whole", dir_ / "cut");
+}
+
+// One flipped byte in the header, in the first tensor or in the last tensor: bin/train --resume
+// and bin/evaluate refuse the checkpoint, naming the damaged tensor (or the header), exit 1.
+TEST_F(TrainTest, ADamagedCheckpointIsRefusedNamingWhatIsDamaged) {
+  std::string output;
+  const std::string out = (dir_ / "run").string();
+  ASSERT_EQ(train(kTiny + " --epochs 1 --out " + out, output), 0) << output;
+  fs::remove(dir_ / "run" / "results.json");  // as if the run had more epochs to go
+  const fs::path last = dir_ / "run" / "last.safetensors";
+  const std::string good = read(last);
+  const SafetensorsContents contents = load_safetensors(last.string());
+  uint64_t header = 0;
+  for (int b = 0; b < 8; ++b) header |= static_cast<uint64_t>(static_cast<unsigned char>(good[b])) << (8 * b);
+  const std::string text = good.substr(8, header);
+  // The tensors whose data come first and last, from the header's offsets.
+  const Json j = parse_json(text, "header");
+  std::string first, last_name;
+  double first_at = 1e300, last_at = -1;
+  for (const auto& [name, entry] : j.fields) {
+    if (name == "__metadata__") continue;
+    const double at = entry.at("data_offsets").numbers()[0];
+    if (at < first_at) first_at = at, first = name;
+    if (at > last_at) last_at = at, last_name = name;
+  }
+  const size_t epoch_value = text.find("\"epoch\":\"") + 9;  // a digit inside the metadata
+  const struct { std::string what; size_t at; std::string named; } flips[] = {
+      {"header", 8 + epoch_value, "the header is damaged"},
+      {"first tensor", 8 + header + static_cast<size_t>(first_at), "tensor '" + first + "' is damaged"},
+      {"last tensor", 8 + header + static_cast<size_t>(last_at), "tensor '" + last_name + "' is damaged"},
+  };
+  for (const auto& flip : flips) {
+    SCOPED_TRACE(flip.what);
+    std::string bad = good;
+    bad[flip.at] ^= 0x10;
+    std::ofstream(last, std::ios::binary) << bad;
+    output.clear();
+    EXPECT_EQ(train(kTiny + " --out " + out + " --resume", output), 1) << output;
+    EXPECT_NE(output.find(flip.named), std::string::npos) << output;
+    output.clear();
+    EXPECT_EQ(run_command(bin_dir() + "/evaluate " + out, output), 1) << output;
+    EXPECT_NE(output.find(flip.named), std::string::npos) << output;
+  }
+  std::ofstream(last, std::ios::binary) << good;
+  output.clear();
+  EXPECT_EQ(train(kTiny + " --out " + out, output), 0) << "the intact file resumes: " << output;
+}
+
+// A run continues only with its own settings: another lambda is refused with the list of what
+// differs (exit 2, nothing touched); another --epochs is applied and named.
+TEST_F(TrainTest, AResumeWithOtherSettingsIsRefusedOrNamed) {
+  const std::string base = " resnet18 fashionmnist --width 0.125 --limit-train 384 --limit-test 256 --batch 64 --workers 2";
+  const std::string out = " --out " + (dir_ / "run").string();
+  std::string output;
+  ASSERT_EQ(train(base + " --epochs 2 --lambda 0" + out, output, "MFD_TEST_SIGTERM_AT_STEP=3"), 130) << output;
+  const std::string checkpoint = read(dir_ / "run" / "last.safetensors");
+  for (const std::string& flags : {std::string(" --epochs 2 --lambda 1"), std::string(" --epochs 2 --lambda 1 --resume")}) {
+    output.clear();
+    EXPECT_EQ(train(base + flags + out, output), 2) << flags << ": " << output;
+    EXPECT_NE(output.find("holds a run with other settings: --lambda (0 before, now 1)"), std::string::npos) << output;
+    EXPECT_NE(output.find("--force"), std::string::npos) << output;
+    EXPECT_EQ(output.find("terminate called"), std::string::npos) << output;
+  }
+  EXPECT_EQ(read(dir_ / "run" / "last.safetensors"), checkpoint) << "nothing touched";
+  output.clear();
+  ASSERT_EQ(train(base + " --epochs 3 --lambda 0" + out, output), 0) << output;
+  EXPECT_NE(output.find("resuming with changed settings: --epochs (2 before, now 3)"), std::string::npos) << output;
+  EXPECT_EQ(numbers_after(read(dir_ / "run" / "metrics.jsonl"), "\"epoch\": ").size(), 3u);
+  EXPECT_NE(read(dir_ / "run" / "config.json").find("\"epochs\": \"3\""), std::string::npos);
+  output.clear();
+  EXPECT_EQ(train(base + " --epochs 3 --lambda 0 --resume --out " + (dir_ / "none").string(), output), 2) << output;
+  EXPECT_NE(output.find("no checkpoint"), std::string::npos) << output;
+}
+
+// A run that cannot start (no data here) says why and writes nothing: no folder, no config.json.
+TEST_F(TrainTest, AFailedStartLeavesNothingBehind) {
+  std::string output;
+  const fs::path out = dir_ / "never";
+  EXPECT_EQ(train(" resnet50 cifar100 --lambda 1 --data-dir " + (dir_ / "empty").string() + " --out " + out.string(), output), 1);
+  EXPECT_NE(output.find("scripts/get-data.sh cifar100"), std::string::npos) << output;
+  EXPECT_FALSE(fs::exists(out)) << "debris: " << out;
 }
 
 TEST_F(TrainTest, ANonFiniteLossStopsTheRunAndKeepsTheLastCheckpoint) {
@@ -118,6 +265,7 @@ TEST_F(TrainTest, BadCommandLinesExitWith2AndNameTheProblem) {
       {" resnet50 imagenet", "unknown data set 'imagenet' (valid: cifar10, cifar100, tinyimagenet"},
       {" resnet50 cifar10 --loss cosface", "unknown loss 'cosface' (valid: softmax, center, amsoftmax, arcface)"},
       {" resnet50 cifar10 --epoch 3", "unknown flag --epoch (valid: --lambda"},
+      {" resnet50 cifar10 --lambda", "--lambda needs a value"},
       {" resnet50 cifar10 --lambda x", "malformed value 'x' for --lambda"},
       {" resnet50 cifar10 --mfd-stages 0,7", "stage 7 is outside 0..4"},
       {" resnet50 cifar10 --mfd-center pixel", "valid: batch, channel"},
@@ -129,7 +277,7 @@ TEST_F(TrainTest, BadCommandLinesExitWith2AndNameTheProblem) {
     EXPECT_NE(output.find(message), std::string::npos) << args << ": " << output;
   }
   std::string output;
-  EXPECT_EQ(train(" resnet50 cifar100 --lambda 1 --data-dir " + dir_.string(), output), 1);
+  EXPECT_EQ(train(" resnet50 cifar100 --lambda 1 --data-dir " + dir_.string() + " --out " + (dir_ / "r").string(), output), 1);
   EXPECT_NE(output.find("scripts/get-data.sh cifar100"), std::string::npos) << "the headline command needs only the data";
 }
 

@@ -1,0 +1,36 @@
+#include "training/progress.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <utility>
+
+namespace mfd {
+
+Progress::Progress(std::string label, int64_t steps, FILE* out, int64_t every)
+    : label_(std::move(label)), steps_(steps), every_(every), out_(out), terminal_(isatty(fileno(out))) {}
+
+void Progress::update(int64_t step, int64_t images, double seconds, double loss, double accuracy, double seconds_after) {
+  if (!terminal_ && step % every_ != 0 && step != steps_) return;
+  const double rate = seconds > 0 ? images / seconds : 0.0;
+  const double left = (step < steps_ && step > 0 ? seconds * (steps_ - step) / step : 0.0) + seconds_after;
+  std::string figures;
+  char buf[128];
+  if (std::isfinite(loss)) std::snprintf(buf, sizeof buf, " loss %.4f", loss), figures += buf;
+  if (std::isfinite(accuracy)) std::snprintf(buf, sizeof buf, " acc %.2f%%", 100 * accuracy), figures += buf;
+  std::snprintf(buf, sizeof buf, " %.0f img/s ETA %.0f s", rate, left);
+  figures += buf;
+  if (terminal_) {
+    const int width = 30, filled = static_cast<int>(width * step / (steps_ > 0 ? steps_ : 1));
+    std::fprintf(out_, "\r%s [%s%s] %lld/%lld%s ", label_.c_str(), std::string(filled, '=').c_str(),
+                 std::string(width - filled, ' ').c_str(), static_cast<long long>(step), static_cast<long long>(steps_),
+                 figures.c_str());
+    if (step == steps_) std::fprintf(out_, "\n");
+  } else {
+    std::fprintf(out_, "%s step %lld/%lld%s\n", label_.c_str(), static_cast<long long>(step),
+                 static_cast<long long>(steps_), figures.c_str());
+  }
+  std::fflush(out_);
+}
+
+}  // namespace mfd

@@ -1,0 +1,57 @@
+#include "training/session.h"
+
+#include <omp.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "engine/device_stats.h"
+
+namespace mfd {
+
+std::vector<CheckpointPart> Session::checkpoint_parts() const { return {{"", model.get()}, {"objective.", objective.get()}}; }
+
+std::unique_ptr<SGD> Session::make_optimizer() const {
+  std::vector<NamedTensor> params = model->named_parameters();
+  for (auto& [name, t] : objective->named_parameters()) params.emplace_back("objective." + name, t);
+  return std::make_unique<SGD>(params, config.lr, config.momentum, config.weight_decay);
+}
+
+Device resolve_device(const std::string& name, bool deterministic) {
+  std::string why;
+  const bool cuda = cuda_available(&why);
+  if (name == "cpu" || (name == "auto" && !cuda)) {
+    std::printf("device: CPU: %d threads%s%s\n", omp_get_max_threads(), name == "auto" ? " (no GPU: " : "",
+                name == "auto" ? (why + ")").c_str() : "");
+    return Device::cpu;
+  }
+  MFD_CHECK(cuda, "--device ", name, ": ", why, "; use --device cpu");
+  const int index = name.rfind("cuda:", 0) == 0 ? std::atoi(name.c_str() + 5) : 0;
+  const int count = cuda_device_count();
+  MFD_CHECK(index < count, "--device ", name, ": this machine has ", count, " CUDA device(s), numbered from 0");
+  select_cuda_device(index);
+  set_cuda_math(/*allow_tf32=*/!deterministic, deterministic);
+  std::printf("device: cuda:%d of %d (%s)\n", index, count,
+              deterministic ? "deterministic algorithms, no TF32" : "TF32 allowed, fastest algorithms");
+  return Device::cuda;
+}
+
+Session build_session(const RunConfig& config, Purpose purpose) {
+  Session s;
+  s.config = config;
+  if (purpose == Purpose::training) {
+    s.train = load_dataset(config.dataset, config.data_dir, true);
+    s.train.truncate(config.limit_train);
+  }
+  s.test = load_dataset(config.dataset, config.data_dir, false);
+  s.test.truncate(config.limit_test);
+  s.device = resolve_device(config.device, config.deterministic);
+  Generator gen(config.seed);
+  s.model = make_model(config.model, model_config_for(config, purpose == Purpose::training ? s.train : s.test), gen);
+  s.objective = std::make_shared<Objective>(config.objective, s.test.num_classes, s.model->embedding_dim(), gen);
+  s.model->to(s.device);
+  s.objective->to(s.device);
+  return s;
+}
+
+}  // namespace mfd
