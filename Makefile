@@ -15,6 +15,7 @@ ifeq ($(BUNDLE),1)
   SANITIZE := 0
   ARCH_FLAGS := -march=x86-64-v3
   CUDA_ARCH := 90
+  NVCC_EXTRA := -lineinfo
 endif
 
 OPENBLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
@@ -57,7 +58,7 @@ $(shell mkdir -p build && (echo $(BUILD) | cmp -s - $(BIN_STAMP) || echo $(BUILD
 
 # The local GPU's architecture when one answers, else sm_90 (H100/H200) plus PTX for newer GPUs.
 CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d '.' | grep -E '^[0-9]+$$' || echo 90)
-NVCCFLAGS := -std=c++17 -O3 -I. -Xcompiler -Wall,-Wextra -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)]
+NVCCFLAGS := -std=c++17 -O3 -I. -Xcompiler -Wall,-Wextra -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] $(NVCC_EXTRA)
 
 # --- compilers and flags ---------------------------------------------------------------------------
 CCACHE := $(shell command -v ccache 2>/dev/null)
@@ -162,10 +163,12 @@ quickstart: $(DEPS_STAMP) $(BIN)/quickstart
 # $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz: each program holds its own static OpenBLAS (every CPU's
 # kernels, about 25 MiB), which xz -9's 64 MiB window stores once, so the archive travels (carry
 # build/gpu-bundle) at a fraction of the programs' size; gpu-check.sh unpacks it beside itself.
-GPU_BUNDLE_PROGRAMS := mfd_tests train mfd_info bench_conv bench_models bench_mfd
+# The programs are listed in scripts/gpu-bundle.list, which gpu-check.sh reads too. CUDA code is
+# built with -lineinfo, so that a compute-sanitizer report names the file and line.
+GPU_BUNDLE_PROGRAMS := $(shell sed -n 's/^programs: *//p' scripts/gpu-bundle.list)
 GPU_BUNDLE_ALLOWED_LIBS := libc libm libdl librt libpthread ld-linux-x86-64 libgcc_s libstdc\+\+ libcudnn libcublas libbenchmark
 GPU_BUNDLE_STAGE := build/gpu-bundle-obj
-gpu-bundle: $(DEPS_STAMP)
+gpu-bundle: $(DEPS_STAMP) scripts/gpu-bundle.list
 	@test -x $(NVCC) && test -f $(CUDA_HOME)/include/cudnn.h || { echo "gpu-bundle: needs $(NVCC) and cudnn.h under CUDA_HOME=$(CUDA_HOME)" >&2; exit 1; }
 	$(MAKE) BUNDLE=1 $(addprefix $(GPU_BUNDLE_STAGE)/bin/,$(GPU_BUNDLE_PROGRAMS))
 	@mkdir -p $(GPU_BUNDLE_STAGE)/lib $(GPU_BUNDLE)

@@ -15,7 +15,7 @@ warm-up, median of 3 repetitions, each side's best of --rounds alternating round
 GPU, PyTorch's and our cuDNN / cuBLAS versions (ours from the benchmark's JSON context) first.
 
   bench/compare_gpu.py [--bin build/gpu-bundle/bin] [--tf32] [--only conv,step,mfd,models]
-                       [--models resnet50,...] [--min-time 0.2] [--rounds 2] [--json FILE]
+                       [--models resnet50,...] [--min-time 0.2] [--rounds 1] [--json FILE]
 
 Run with the python3 that has PyTorch with CUDA (on the GPU machine: /opt/torch/.venv/bin/python3);
 scripts/gpu-check.sh runs it.
@@ -192,7 +192,7 @@ def main():
                     help="networks for the step and models groups")
     ap.add_argument("--step-models", default="resnet50", help="networks for the training-step group (default resnet50)")
     ap.add_argument("--min-time", type=float, default=0.2, help="seconds per timed loop, both sides (default 0.2)")
-    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds; each side's best counts (default 2)")
+    ap.add_argument("--rounds", type=int, default=1, help="alternating rounds; each side's best counts (default 1)")
     ap.add_argument("--json", help="also write every figure to this file")
     args = ap.parse_args()
     groups = args.only.split(",")
@@ -226,6 +226,16 @@ def main():
     step_models = "|".join(re.escape(m) for m in args.step_models.split(","))
     results, summary = [], []
     b = lambda name: os.path.join(args.bin, name)
+
+    def save():
+        """The figures so far, rewritten after each group: a run cut short keeps what it finished."""
+        if args.json:
+            with open(args.json + ".part", "w") as f:
+                json.dump({"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
+                           "torch_cudnn": torch.backends.cudnn.version(), "ours": info, "ours_context": context,
+                           "tf32": args.tf32, "summary": summary, "groups": results}, f, indent=1)
+            os.replace(args.json + ".part", args.json)
+
     if "conv" in groups:
         rows, context = compare("conv2d fwd+bwd, ResNet50 shapes, batch 128", b("bench_conv"), "^cuda/conv_fwd_bwd/.*/n128_",
                           torch_conv_case, torch, args, results)
@@ -234,24 +244,23 @@ def main():
             med, worst = statistics.median(ratios), max(ratios)
             summary.append("conv batch 128: median ratio %.2f (target <= 1.1: %s), worst %.2f (target <= 1.3: %s)"
                            % (med, "met" if med <= 1.1 else "MISSED", worst, "met" if worst <= 1.3 else "MISSED"))
+        save()
         compare("conv2d fwd+bwd, first bottlenecks, batch 16", b("bench_conv"), "^cuda/conv_fwd_bwd/.*/n16_",
                 torch_conv_case, torch, args, results)
+        save()
     if "step" in groups:
         rows, _ = compare("training step, batch 128, 100 classes, +/- MFD", b("bench_models"),
                           "^cuda/train_step/(%s)/" % step_models, torch_train_step_case, torch, args, results)
         for case, o, t, r in rows:
             summary.append("%s: ours %.1f ms, torch %.1f ms, ratio %.2f" % ("/".join(case.split("/")[2:5]), o, t, r))
+        save()
     if "mfd" in groups:
         compare("MFD loss fwd+bwd (one stage)", b("bench_mfd"), "^cuda/mfd_fwd_bwd/", torch_mfd_case, torch, args, results)
+        save()
     if "models" in groups:
         compare("model fwd, fwd+bwd, batch 128, 100 classes", b("bench_models"), "^cuda/model_fwd(_bwd)?/(%s)/" % models,
                 torch_model_case, torch, args, results)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"gpu": torch.cuda.get_device_name(), "torch": torch.__version__,
-                       "torch_cudnn": torch.backends.cudnn.version(), "ours": info, "ours_context": context,
-                       "tf32": args.tf32,
-                       "groups": results}, f, indent=1)
+        save()
     print("\nsummary (ratio = ours / PyTorch):")
     for line in summary:
         print("  " + line)

@@ -7,11 +7,16 @@
 
 #include "data/augment.h"
 #include "data/idx.h"
+#include <cstdlib>
+
 #include "engine/error.h"
 
 namespace mfd {
 
-const char* const kFashionMnistDefaultDir = "/usr/share/datasets/fashion-mnist";
+std::string fashion_mnist_default_dir() {
+  const char* dir = std::getenv("MFD_FASHION_MNIST_DIR");
+  return dir && *dir ? dir : "/usr/share/datasets/fashion-mnist";
+}
 
 void ImageDataset::truncate(int64_t limit) {
   if (limit <= 0 || limit >= n) return;
@@ -73,8 +78,8 @@ ImageDataset load_fashion_mnist(const std::string& dir, bool train) {
     MFD_CHECK(stat(p.c_str(), &st) == 0, "Fashion-MNIST: ", p, " not found. Expected in ", dir,
               ": train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
               "t10k-labels-idx1-ubyte.gz. Install them with `apt-get install dataset-fashion-mnist` "
-              "(or scripts/install-deps.sh), which puts them in ", kFashionMnistDefaultDir,
-              ", or point --data-dir at a folder holding them.");
+              "(or scripts/install-deps.sh), which puts them in /usr/share/datasets/fashion-mnist,"
+              " or point --data-dir at a folder holding them (or MFD_FASHION_MNIST_DIR at the files).");
   }
   IdxArray images = read_idx(images_path);
   IdxArray labels = read_idx(labels_path);

@@ -50,6 +50,8 @@ void make_batch(const ImageDataset& ds, const std::vector<int64_t>& order, int64
 // Fashion-MNIST from `dir` (train-images-idx3-ubyte.gz, ...): 28x28 grey, 10 classes; 60,000
 // training and 10,000 test images. A missing file names the layout and the install command.
 ImageDataset load_fashion_mnist(const std::string& dir, bool train);
-extern const char* const kFashionMnistDefaultDir;  // where Debian's dataset-fashion-mnist puts it
+// Where Fashion-MNIST is found when DATA_DIR/fashion-mnist is not there: MFD_FASHION_MNIST_DIR if
+// set, else where Debian's dataset-fashion-mnist puts it (/usr/share/datasets/fashion-mnist).
+std::string fashion_mnist_default_dir();
 
 }  // namespace mfd

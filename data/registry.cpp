@@ -21,7 +21,7 @@ ImageDataset load_dataset(const std::string& name, const std::string& data_dir, 
   if (name == "fashionmnist") {
     struct stat st;
     const std::string local = data_dir + "/fashion-mnist";
-    return load_fashion_mnist(stat(local.c_str(), &st) == 0 ? local : kFashionMnistDefaultDir, train);
+    return load_fashion_mnist(stat(local.c_str(), &st) == 0 ? local : fashion_mnist_default_dir(), train);
   }
   std::string valid;
   for (const std::string& n : dataset_names()) valid += (valid.empty() ? "" : ", ") + n;

@@ -11,6 +11,12 @@ namespace mfd {
 #ifdef MFD_WITH_CUDA
 int cudnn_version();          // cudnnGetVersion()
 int cudnn_header_version();   // CUDNN_VERSION of the headers built against
+int cublas_header_version();  // the same for cuBLAS (CUBLAS_VER_*)
+// Creates and destroys a cuDNN and a cuBLAS handle (on a machine with a GPU): "" when both work,
+// else what failed (a cuDNN that cannot load its sub-libraries fails here, not in the first op).
+std::string probe_cuda_libraries();
+// "" or a warning for each loaded library older than its headers.
+std::string cuda_library_warnings();
 int cublas_version();         // major * 10000 + minor * 100 + patch, from cublasGetProperty
 int cuda_runtime_version();   // cudaRuntimeGetVersion(): 13000 = 13.0
 int cuda_driver_version();    // cudaDriverGetVersion(): the newest CUDA the driver supports; 0 without one
@@ -19,6 +25,9 @@ std::string cuda_versions();
 #else
 inline int cudnn_version() { return 0; }
 inline int cudnn_header_version() { return 0; }
+inline int cublas_header_version() { return 0; }
+inline std::string probe_cuda_libraries() { return "built without CUDA"; }
+inline std::string cuda_library_warnings() { return ""; }
 inline int cublas_version() { return 0; }
 inline int cuda_runtime_version() { return 0; }
 inline int cuda_driver_version() { return 0; }

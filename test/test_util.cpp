@@ -180,6 +180,16 @@ std::string bin_dir() {
   return dir ? dir : "bin";
 }
 
+std::string venv_python() {
+  const char* p = std::getenv("MFD_TEST_VENV_PYTHON");
+  return p ? p : ".venv/bin/python";
+}
+
+std::string system_python() {
+  const char* p = std::getenv("MFD_TEST_SYSTEM_PYTHON");
+  return p ? p : "/usr/bin/python3";
+}
+
 std::string error_message(const std::function<void()>& f) {
   try {
     f();

@@ -70,6 +70,12 @@ class TempDir {
 int run_command(const std::string& command, std::string& output);
 // Where the programs under test are (MFD_BIN_DIR, set by `make test`; default bin).
 std::string bin_dir();
+// The Pythons some tests run: the .venv with safetensors and torch (MFD_TEST_VENV_PYTHON, default
+// .venv/bin/python) and Debian's with PIL (MFD_TEST_SYSTEM_PYTHON, default /usr/bin/python3).
+// scripts/gpu-check.sh points them, and MFD_FASHION_MNIST_DIR, at nothing, as a GPU machine has
+// none of them, so a test that needs one and is not in scripts/gpu-bundle.list fails in CI.
+std::string venv_python();
+std::string system_python();
 
 // The file's message of an mfd::Error thrown by f, or "" when none was thrown.
 std::string error_message(const std::function<void()>& f);

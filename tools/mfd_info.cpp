@@ -1,6 +1,7 @@
 // mfd_info: what this build is and what it finds at run time: CUDA compiled in or not, the
 // versions of the cuDNN / cuBLAS / CUDA runtime it loaded (scripts/gpu-check.sh and
-// bench/compare_gpu.py print them beside PyTorch's), whether a GPU answers, and why not.
+// bench/compare_gpu.py print them beside PyTorch's) against those it was built with, whether a GPU
+// answers (and why not), and whether cuDNN and cuBLAS handles can be created.
 //   mfd_info            a few lines for people
 //   mfd_info --json     one JSON object (cudnn_version as cudnnGetVersion() gives it)
 #include <omp.h>
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
 #endif
     std::string why;
     const bool cuda = cuda_available(&why);
+    // The handles need a device; without one there is nothing to probe.
+    const std::string probe = cuda ? probe_cuda_libraries() : "not probed: " + why, warnings = cuda_library_warnings();
     if (json) {
       std::printf("%s\n", JsonObject()
                               .add("built_with_cuda", built_with_cuda)
@@ -38,6 +41,9 @@ int main(int argc, char** argv) {
                               .add("cudnn_version", cudnn_version())
                               .add("cudnn_header_version", cudnn_header_version())
                               .add("cublas_version", cublas_version())
+                              .add("cublas_header_version", cublas_header_version())
+                              .add("library_probe", probe.empty() ? "ok" : probe)
+                              .add("warnings", warnings)
                               .add("cuda_runtime_version", cuda_runtime_version())
                               .add("cuda_driver_version", cuda_driver_version())
                               .add("cpu_threads", omp_get_max_threads())
@@ -47,6 +53,8 @@ int main(int argc, char** argv) {
     }
     std::printf("build: %s\n", built_with_cuda ? "with CUDA" : "CPU only (CUDA=0, or no nvcc/cudnn.h at build time)");
     std::printf("libraries: %s\n", cuda_versions().c_str());
+    if (!warnings.empty()) std::printf("warning: %s\n", warnings.c_str());
+    if (built_with_cuda) std::printf("cudnnCreate, cublasCreate: %s\n", probe.empty() ? "ok" : probe.c_str());
     std::printf("CUDA devices: %d; CUDA ops %s\n", cuda_device_count(), cuda ? "available" : ("unavailable: " + why).c_str());
     std::printf("CPU threads: %d\n", omp_get_max_threads());
     return 0;

@@ -26,7 +26,7 @@ struct Options {
   double lr = 0.02;
   int64_t limit_train = 0;
   uint64_t seed = 0;
-  std::string data_dir = kFashionMnistDefaultDir;
+  std::string data_dir = fashion_mnist_default_dir();
 };
 
 CommandLine command_line(Options& o) {

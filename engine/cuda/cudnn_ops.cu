@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "engine/cuda/allocator.h"
@@ -173,6 +174,18 @@ template <typename WorkspaceOf> ConvAlgo with_run_workspace(ConvAlgo a, const Co
 
 const float kOne = 1.0f, kZero = 0.0f;
 
+// MFD_CUDNN_ALGO=heuristic: algorithms from cuDNN's heuristics (cudnnGet*Algorithm_v7, nothing
+// run) instead of measured with FindEx; for compute-sanitizer, under which the exhaustive
+// measurements of every shape would take minutes. The workspace it allows: 1 GiB.
+bool use_heuristics() {
+  static const bool heuristic = [] {
+    const char* v = std::getenv("MFD_CUDNN_ALGO");
+    return v && std::string(v) == "heuristic";
+  }();
+  return heuristic;
+}
+constexpr size_t kHeuristicWorkspaceLimit = size_t(1) << 30;
+
 }  // namespace
 
 void cudnn_conv2d_forward(const float* x, const float* w, float* y, const ConvShape& g) {
@@ -187,10 +200,16 @@ void cudnn_conv2d_forward(const float* x, const float* w, float* y, const ConvSh
                : 0;
   };
   const ConvAlgo a = conv_algo(kForward, g, m, [&] {
-    FindWorkspace ws(largest_workspace(CUDNN_CONVOLUTION_FWD_ALGO_COUNT, workspace_of));
     int count = 0, returned = 0;
     MFD_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &count));
     std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(std::max(count, 1));
+    if (use_heuristics()) {
+      MFD_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x.d, d.w.d, d.conv.d, d.y.d, count, &returned,
+                                                             perf.data()));
+      return with_run_workspace(choose("convolution forward", perf, returned, m, kHeuristicWorkspaceLimit), d.conv,
+                                workspace_of);
+    }
+    FindWorkspace ws(largest_workspace(CUDNN_CONVOLUTION_FWD_ALGO_COUNT, workspace_of));
     // y is assigned by the real call afterwards, so the measurement may write into it.
     MFD_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, d.x.d, x, d.w.d, w, d.conv.d, d.y.d, y, count, &returned,
                                                            perf.data(), ws.ptr, ws.bytes));
@@ -216,10 +235,16 @@ void cudnn_conv2d_backward_data(const float* w, const float* dy, float* dx, cons
                : 0;
   };
   const ConvAlgo a = conv_algo(kBackwardData, g, m, [&] {
-    FindWorkspace ws(largest_workspace(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, workspace_of));
     int count = 0, returned = 0;
     MFD_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &count));
     std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(std::max(count, 1));
+    if (use_heuristics()) {
+      MFD_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w.d, d.y.d, d.conv.d, d.x.d, count, &returned,
+                                                                  perf.data()));
+      return with_run_workspace(choose("convolution backward-data", perf, returned, m, kHeuristicWorkspaceLimit),
+                                d.conv, workspace_of);
+    }
+    FindWorkspace ws(largest_workspace(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, workspace_of));
     DeviceBuffer scratch(g.n * g.c * g.h * g.w * sizeof(float));  // dx accumulates: measure elsewhere
     MFD_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w.d, w, d.y.d, dy, d.conv.d, d.x.d,
                                                                 scratch.get(), count, &returned, perf.data(), ws.ptr,
@@ -246,10 +271,16 @@ void cudnn_conv2d_backward_filter(const float* x, const float* dy, float* dw, co
                : 0;
   };
   const ConvAlgo a = conv_algo(kBackwardFilter, g, m, [&] {
-    FindWorkspace ws(largest_workspace(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, workspace_of));
     int count = 0, returned = 0;
     MFD_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &count));
     std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(std::max(count, 1));
+    if (use_heuristics()) {
+      MFD_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x.d, d.y.d, d.conv.d, d.w.d, count, &returned,
+                                                                    perf.data()));
+      return with_run_workspace(choose("convolution backward-filter", perf, returned, m, kHeuristicWorkspaceLimit),
+                                d.conv, workspace_of);
+    }
+    FindWorkspace ws(largest_workspace(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, workspace_of));
     DeviceBuffer scratch(g.k * (g.c / g.params.groups) * g.r * g.s * sizeof(float));  // dw accumulates
     MFD_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x.d, x, d.y.d, dy, d.conv.d, d.w.d,
                                                                   scratch.get(), count, &returned, perf.data(),

@@ -25,6 +25,33 @@ int cudnn_version() { return static_cast<int>(cudnnGetVersion()); }
 
 int cudnn_header_version() { return CUDNN_VERSION; }
 
+int cublas_header_version() { return CUBLAS_VER_MAJOR * 10000 + CUBLAS_VER_MINOR * 100 + CUBLAS_VER_PATCH; }
+
+std::string probe_cuda_libraries() {
+  std::string problems;
+  cudnnHandle_t dnn = nullptr;
+  const cudnnStatus_t ds = cudnnCreate(&dnn);
+  if (ds == CUDNN_STATUS_SUCCESS) cudnnDestroy(dnn);
+  else problems += std::string("cudnnCreate failed: ") + cudnnGetErrorString(ds) + " (cuDNN cannot load its sub-libraries?); ";
+  cublasHandle_t blas = nullptr;
+  const cublasStatus_t bs = cublasCreate(&blas);
+  if (bs == CUBLAS_STATUS_SUCCESS) cublasDestroy(blas);
+  else problems += std::string("cublasCreate failed: ") + cublasGetStatusString(bs) + "; ";
+  cudaGetLastError();
+  return problems.empty() ? "" : problems.substr(0, problems.size() - 2);
+}
+
+std::string cuda_library_warnings() {
+  std::string w;
+  if (cudnn_version() < cudnn_header_version())
+    w += "the loaded cuDNN " + three_part(cudnn_version()) + " is older than the " + three_part(cudnn_header_version()) +
+         " this program was built with; ";
+  if (cublas_version() < cublas_header_version())
+    w += "the loaded cuBLAS " + three_part(cublas_version()) + " is older than the " + three_part(cublas_header_version()) +
+         " this program was built with; ";
+  return w.empty() ? "" : w.substr(0, w.size() - 2);
+}
+
 int cublas_version() {
   int major = 0, minor = 0, patch = 0;
   if (cublasGetProperty(MAJOR_VERSION, &major) != CUBLAS_STATUS_SUCCESS ||

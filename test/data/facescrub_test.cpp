@@ -106,7 +106,7 @@ TEST(PrepareFaceScrub, CropsFaceBoxesAndLogsEveryFailure) {
                                     << "Aaron Eckhart\t1\t11\thttp://example.invalid/a.jpg\t10,5,40,45\t\n"
                                     << "Aaron Eckhart\t2\t12\thttp://example.invalid/b.jpg\t0,0,10,10\t\n"
                                     << "Adam Brody\t3\t13\thttp://example.invalid/c.jpg\t0,0,10,10\t" << std::string(64, '0') << "\n";
-  const std::string cmd = "/usr/bin/python3 scripts/prepare-facescrub.py --lists " + (dir / "actors.txt").string() +
+  const std::string cmd = system_python() + " scripts/prepare-facescrub.py --lists " + (dir / "actors.txt").string() +
                           " --images " + (dir / "downloads").string() + " --out " + (dir / "facescrub").string() +
                           " --log " + (dir / "log.txt").string() + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");

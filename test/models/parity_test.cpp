@@ -53,8 +53,8 @@ void write_case(const fs::path& dir, const std::string& name, double width, int6
 }
 
 TEST(TorchvisionParity, OneTrainingStepMatchesPyTorch) {
-  ASSERT_TRUE(fs::exists(".venv/bin/python"))
-      << "no .venv: run scripts/install-deps.sh (it makes .venv with safetensors) from the repository root";
+  ASSERT_TRUE(fs::exists(venv_python()))
+      << "no " << venv_python() << ": run scripts/install-deps.sh (it makes .venv with safetensors) from the repository root";
   const fs::path root = fs::temp_directory_path() / ("mfd_parity_" + std::to_string(::getpid()));
   struct Case { std::string name; double width; DType dtype; };
   // Full width for all five (the ResNets have no width multiplier in torchvision), small widths
@@ -72,7 +72,7 @@ TEST(TorchvisionParity, OneTrainingStepMatchesPyTorch) {
     write_case(dir, c.name, c.width, 4, c.dtype);
     dirs += " " + dir.string();
   }
-  FILE* pipe = popen((".venv/bin/python test/models/parity.py" + dirs + " 2>&1").c_str(), "r");
+  FILE* pipe = popen((venv_python() + " test/models/parity.py" + dirs + " 2>&1").c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;
   char buffer[4096];
