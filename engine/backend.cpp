@@ -7,6 +7,7 @@ namespace mfd {
 
 namespace cpu {
 Backend& cpu_backend();
+int64_t fresh_allocations();
 }
 
 #ifdef MFD_WITH_CUDA
@@ -26,6 +27,8 @@ Backend& backend_for(Device device) {
        "CUDA_HOME); rebuild with `make` on a machine with the CUDA toolkit, or use --device cpu");
 #endif
 }
+
+HostStats host_stats() { return HostStats{tensor_host_reads(), cpu::fresh_allocations()}; }
 
 bool cuda_available(std::string* why_not) {
 #ifdef MFD_WITH_CUDA

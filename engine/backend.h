@@ -140,6 +140,10 @@ class Backend {
   virtual void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
                                               const Tensor& dloss, Tensor& dlogits) = 0;
 
+  // out[0] += the number of rows of scores (N, K) whose first largest entry is at the row's i32
+  // label (N): top-1 hits, counted on the device so that accuracy needs no read-back per step.
+  virtual void count_correct(const Tensor& scores, const Tensor& labels, Tensor& out) = 0;
+
   // MFD loss of one stage output x (B, D, H, W) (see losses/mfd.h for the definition). Assigns:
   // y (D, B*H*W) the centred observations, inv_norm (D) 1/||y_i|| or 0 for a dead channel,
   // corr (D, D) the Pearson matrix F (0 in dead rows and columns, 1 on live diagonals), and the
@@ -175,8 +179,8 @@ class Backend {
 Backend& backend_for(Device device);
 inline Backend& backend_for(const Tensor& t) { return backend_for(t.device()); }
 
-// Whether CUDA ops can run here. When not, *why_not says why ("no CUDA device answers: ...",
-// "built with CUDA=0", "CUDA kernels not implemented yet").
+// Whether CUDA ops can run here. When not, *why_not says why ("no NVIDIA driver found ...",
+// "built without CUDA ...").
 bool cuda_available(std::string* why_not = nullptr);
 int cuda_device_count();
 

@@ -41,6 +41,12 @@ Tensor sum(const Tensor& x);                       // scalar (shape ())
 Tensor mean(const Tensor& x);                      // scalar (shape ())
 Tensor l2_normalize(const Tensor& x, double eps = 1e-12);  // rows of (N, D)
 
+// Running sums for logs, in place on the tensors' device, with no gradient and nothing recorded
+// (a training step adds to them without reading anything back): acc += alpha * x (same shape),
+// and count (a scalar) += the rows of scores (N, K) whose first largest entry is at the i32 label.
+void accumulate(Tensor& acc, const Tensor& x, double alpha = 1.0);
+void accumulate_hits(Tensor& count, const Tensor& scores, const Tensor& labels);
+
 // Mean softmax cross-entropy of logits (N, K) against i32 class ids (N); a scalar. The logits may
 // come from a margin loss (AM-Softmax, ArcFace) that has already modified the true class.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels);

@@ -1,5 +1,7 @@
 #include "engine/tensor.h"
 
+#include <atomic>
+
 #include <cstring>
 
 #include "engine/backend.h"
@@ -108,7 +110,14 @@ void Tensor::copy_from(const Tensor& src) {
   }
 }
 
+namespace {
+std::atomic<int64_t> g_host_reads{0};
+}  // namespace
+
+int64_t tensor_host_reads() { return g_host_reads; }
+
 std::vector<double> Tensor::to_vector() const {
+  ++g_host_reads;
   Tensor host = to(Device::cpu);
   std::vector<double> v(numel());
   switch (dtype()) {

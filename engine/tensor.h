@@ -81,6 +81,9 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
+// How many times the host has read tensor values (to_vector, item) since the start.
+int64_t tensor_host_reads();
+
 // Shape checks shared by the ops: "conv2d: x must have 4 dims, got (3, 5)".
 void check_ndim(const char* op, const char* name, const Tensor& t, int ndim);
 void check_same_device_dtype(const char* op, const Tensor& a, const Tensor& b);

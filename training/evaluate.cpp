@@ -9,20 +9,12 @@
 #include "data/loader.h"
 #include "engine/autograd.h"
 #include "engine/json.h"
+#include "engine/ops.h"
 #include "engine/safetensors.h"
 #include "losses/mfd.h"
 #include "training/progress.h"
 
 namespace mfd {
-
-int64_t count_hits(const Tensor& scores, const Tensor& labels) {
-  const std::vector<double> s = scores.to_vector(), y = labels.to_vector();
-  const int64_t k = scores.size(1);
-  int64_t hits = 0;
-  for (int64_t i = 0; i < scores.size(0); ++i)
-    hits += std::max_element(s.begin() + i * k, s.begin() + (i + 1) * k) - (s.begin() + i * k) == static_cast<int64_t>(y[i]);
-  return hits;
-}
 
 EvalResult evaluate(Model& model, Objective& objective, const ImageDataset& data, Device device,
                     const EvalOptions& options) {
@@ -38,26 +30,32 @@ EvalResult evaluate(Model& model, Objective& objective, const ImageDataset& data
   BatchLoader loader(data, lo);
   loader.start_epoch(0);
   Progress progress("test", loader.batches_per_epoch(), options.progress ? options.progress : stdout);
+  // Sums on the device, read where the progress line prints and at the end (no wait per batch).
   EvalResult r;
-  double loss_sum = 0, hits = 0;
+  Tensor loss_sum, hits;
+  std::vector<Tensor> corr;
   int64_t images = 0, batches = 0;
   Tensor x, y;
   while (loader.next(x, y)) {
     const ModelOutput o = model.run(x);
-    loss_sum += objective.classification(o.logits, o.embedding, y).item() * static_cast<double>(x.size(0));
-    hits += static_cast<double>(count_hits(objective.scores(o.logits, o.embedding), y));
-    if (options.correlations) {
-      r.mean_abs_corr.resize(o.stages.size(), 0.0);
-      for (size_t s = 0; s < o.stages.size(); ++s) r.mean_abs_corr[s] += mfd_loss(o.stages[s], options.centering).mean_abs.item();
+    if (!loss_sum.defined()) {
+      loss_sum = Tensor::zeros({}, o.logits.dtype(), device), hits = Tensor::zeros({}, o.logits.dtype(), device);
+      if (options.correlations)
+        for (size_t s = 0; s < o.stages.size(); ++s) corr.push_back(Tensor::zeros({}, o.logits.dtype(), device));
     }
+    accumulate(loss_sum, objective.classification(o.logits, o.embedding, y), static_cast<double>(x.size(0)));
+    accumulate_hits(hits, objective.scores(o.logits, o.embedding), y);
+    for (size_t s = 0; s < corr.size(); ++s) accumulate(corr[s], mfd_loss(o.stages[s], options.centering).mean_abs);
     images += x.size(0);
     ++batches;
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (options.progress) progress.update(batches, images, seconds, loss_sum / images, hits / images, options.seconds_after);
+    if (options.progress && progress.due(batches)) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      progress.update(batches, images, seconds, loss_sum.item() / images, hits.item() / images, options.seconds_after);
+    }
   }
-  r.loss = loss_sum / static_cast<double>(data.n);
-  r.accuracy = hits / static_cast<double>(data.n);
-  for (double& c : r.mean_abs_corr) c /= static_cast<double>(batches);
+  r.loss = loss_sum.defined() ? loss_sum.item() / static_cast<double>(data.n) : NAN;
+  r.accuracy = hits.defined() ? hits.item() / static_cast<double>(data.n) : NAN;
+  for (const Tensor& c : corr) r.mean_abs_corr.push_back(c.item() / static_cast<double>(batches));
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   model.train(was_training);
   return r;

@@ -30,9 +30,6 @@ struct EvalResult {
 EvalResult evaluate(Model& model, Objective& objective, const ImageDataset& data, Device device,
                     const EvalOptions& options);
 
-// Rows of `scores` (N, K) whose largest entry is at the row's label (the first largest on ties).
-int64_t count_hits(const Tensor& scores, const Tensor& labels);
-
 // A trained model rebuilt from its checkpoint (in evaluation mode) on `device`, with its test
 // set. path: a run folder (its last.safetensors) or a checkpoint file.
 struct TrainedRun {

@@ -7,11 +7,13 @@
 
 namespace mfd {
 
-Progress::Progress(std::string label, int64_t steps, FILE* out, int64_t every)
-    : label_(std::move(label)), steps_(steps), every_(every), out_(out), terminal_(isatty(fileno(out))) {}
+Progress::Progress(std::string label, int64_t steps, FILE* out)
+    : label_(std::move(label)), steps_(steps), out_(out), terminal_(isatty(fileno(out))) {
+  every_ = terminal_ ? 10 : 50;
+}
 
 void Progress::update(int64_t step, int64_t images, double seconds, double loss, double accuracy, double seconds_after) {
-  if (!terminal_ && step % every_ != 0 && step != steps_) return;
+  if (!due(step)) return;
   const double rate = seconds > 0 ? images / seconds : 0.0;
   const double left = (step < steps_ && step > 0 ? seconds * (steps_ - step) / step : 0.0) + seconds_after;
   std::string figures;

@@ -23,6 +23,7 @@
 #include "training/progress.h"
 #include "training/run_folder.h"
 #include "training/session.h"
+#include "training/train_step.h"
 
 namespace mfd {
 
@@ -63,89 +64,27 @@ int64_t hook_step(const char* name) {
   return v ? std::atoll(v) : -1;
 }
 
-// The losses of one step on the host.
-struct StepResult {
-  double loss = 0, cls = 0;
-  std::vector<double> mfd, corr;  // per chosen stage: L_MFD and mean |F|
-  int64_t hits = 0;
-};
+// A mid-epoch checkpoint holds the epoch's running sums (as shortest round-trip text), so that
+// the resumed epoch's metrics line is bit-identical.
+std::map<std::string, std::string> sums_to_metadata(const EpochSums::Values& v) {
+  std::map<std::string, std::string> m = {{"sum.loss", json_number(v.loss)}, {"sum.cls", json_number(v.cls)},
+                                          {"sum.correct", json_number(v.correct)}, {"sum.seen", json_number(v.seen)}};
+  for (size_t s = 0; s < v.mfd.size(); ++s) m["sum.mfd" + std::to_string(s)] = json_number(v.mfd[s]);
+  for (size_t s = 0; s < v.last_corr.size(); ++s) m["sum.corr" + std::to_string(s)] = json_number(v.last_corr[s]);
+  return m;
+}
 
-// Running sums of an epoch, weighted by batch size; a mid-epoch checkpoint holds them (as
-// shortest round-trip text) so that the resumed epoch's metrics line is bit-identical.
-struct EpochSums {
-  double loss = 0, cls = 0, correct = 0, seen = 0;
-  std::vector<double> mfd, last_corr;  // per chosen stage
-
-  explicit EpochSums(size_t stages = 0) : mfd(stages, 0.0), last_corr(stages, 0.0) {}
-  void add(const StepResult& r, double n) {
-    loss += r.loss * n, cls += r.cls * n, correct += static_cast<double>(r.hits), seen += n;
-    for (size_t s = 0; s < mfd.size(); ++s) mfd[s] += r.mfd[s] * n, last_corr[s] = r.corr[s];
-  }
-  std::vector<double> mean_mfd() const {
-    std::vector<double> m;
-    for (double v : mfd) m.push_back(v / seen);
-    return m;
-  }
-  std::map<std::string, std::string> to_metadata() const {
-    std::map<std::string, std::string> m = {{"sum.loss", json_number(loss)}, {"sum.cls", json_number(cls)},
-                                            {"sum.correct", json_number(correct)}, {"sum.seen", json_number(seen)}};
-    for (size_t s = 0; s < mfd.size(); ++s) m["sum.mfd" + std::to_string(s)] = json_number(mfd[s]);
-    for (size_t s = 0; s < last_corr.size(); ++s) m["sum.corr" + std::to_string(s)] = json_number(last_corr[s]);
-    return m;
-  }
-  void from_metadata(const std::map<std::string, std::string>& m, const std::string& path) {
-    auto get = [&](const std::string& key) {
-      auto it = m.find(key);
-      MFD_CHECK(it != m.end(), path, ": a mid-epoch checkpoint without '", key, "' (written by another version?)");
-      return std::stod(it->second);
-    };
-    loss = get("sum.loss"), cls = get("sum.cls"), correct = get("sum.correct"), seen = get("sum.seen");
-    for (size_t s = 0; s < mfd.size(); ++s) mfd[s] = get("sum.mfd" + std::to_string(s));
-    for (size_t s = 0; s < last_corr.size(); ++s) last_corr[s] = get("sum.corr" + std::to_string(s));
-  }
-};
-
-// One optimisation step: forward with the stage outputs, the objective (classification + lambda
-// times the chosen stages' MFD), backward, SGD and the objective's own update (Center Loss's
-// centres). A non-finite loss stops before backward, leaving everything as it was, and names the
-// terms in *why.
-bool train_step(Session& s, SGD& opt, const Tensor& x, const Tensor& y, StepResult& r, std::string* why) {
-  s.model->zero_grad();
-  s.objective->zero_grad();
-  ModelOutput o;
-  {
-    MFD_NVTX_RANGE("forward");
-    o = s.model->run(x);
-  }
-  Objective::Terms t;
-  {
-    MFD_NVTX_RANGE("loss");
-    t = s.objective->compute(o.logits, o.embedding, o.stages, y);
-    r.loss = t.total.item();
-  }
-  r.cls = t.classification.item();
-  r.mfd.clear(), r.corr.clear();
-  for (const MfdResult& m : t.mfd) r.mfd.push_back(m.loss.item()), r.corr.push_back(m.mean_abs.item());
-  if (!std::isfinite(r.loss)) {
-    std::ostringstream terms;
-    terms << "classification " << r.cls;
-    for (size_t i = 0; i < r.mfd.size(); ++i) terms << ", MFD stage " << s.config.objective.mfd_stages[i] << " " << r.mfd[i];
-    *why = terms.str();
-    clear_tape();
-    return false;
-  }
-  {
-    MFD_NVTX_RANGE("backward");
-    backward(t.total);
-  }
-  {
-    MFD_NVTX_RANGE("optimizer");
-    opt.step();
-    s.objective->after_step(o.embedding.detach(), y);
-  }
-  NoGradGuard no_grad;
-  r.hits = count_hits(s.objective->scores(o.logits, o.embedding), y);
-  return true;
+EpochSums::Values sums_from_metadata(const std::map<std::string, std::string>& m, size_t stages, const std::string& path) {
+  auto get = [&](const std::string& key) {
+    auto it = m.find(key);
+    MFD_CHECK(it != m.end(), path, ": a mid-epoch checkpoint without '", key, "' (written by another version?)");
+    return std::stod(it->second);
+  };
+  EpochSums::Values v;
+  v.loss = get("sum.loss"), v.cls = get("sum.cls"), v.correct = get("sum.correct"), v.seen = get("sum.seen");
+  for (size_t s = 0; s < stages; ++s) v.mfd.push_back(get("sum.mfd" + std::to_string(s)));
+  for (size_t s = 0; s < stages; ++s) v.last_corr.push_back(get("sum.corr" + std::to_string(s)));
+  return v;
 }
 
 // Settles what a run folder holds before anything is built: a finished run is not overwritten
@@ -191,7 +130,7 @@ class Loop {
   Loop(const RunConfig& cfg, Session& s, const RunFolder& folder, std::string command)
       : cfg_(cfg), s_(s), folder_(folder), command_(std::move(command)), opt_(s.make_optimizer()),
         schedule_(cfg.lr, cfg.milestones, cfg.gamma),
-        stages_(cfg.objective.lambda > 0 ? cfg.objective.mfd_stages.size() : 0), sums_(stages_) {
+        stages_(cfg.objective.lambda > 0 ? cfg.objective.mfd_stages.size() : 0), sums_(stages_, s.device) {
     LoaderOptions lo;
     lo.batch = cfg.batch;
     lo.seed = cfg.seed;
@@ -206,7 +145,7 @@ class Loop {
     epoch_ = std::stoi(meta.at("epoch"));
     step_ = std::stoll(meta.at("step"));
     best_acc_ = std::stod(meta.at("best_test_acc"));
-    if (step_ > 0) sums_.from_metadata(meta, folder_.last().string());
+    if (step_ > 0) sums_.write(sums_from_metadata(meta, stages_, folder_.last().string()));
     if (const int dropped = folder_.keep_metrics_of_epochs(epoch_))
       std::printf("metrics.jsonl: dropped %d line(s) logged after the checkpoint was last written\n", dropped);
     std::printf("resuming from %s: epoch %d, step %lld\n", folder_.last().c_str(), epoch_ + 1, static_cast<long long>(step_));
@@ -226,7 +165,7 @@ class Loop {
       if (improved) best_acc_ = test.accuracy;
       checkpoint(folder_.last(), epoch_ + 1, 0);
       if (improved) checkpoint(folder_.best(), epoch_ + 1, 0);
-      sums_ = EpochSums(stages_);
+      sums_ = EpochSums(stages_, s_.device);
     }
     return kTrainDone;
   }
@@ -240,7 +179,10 @@ class Loop {
   const std::vector<double>& last_corr() const { return last_corr_; }
 
  private:
-  // The training part of epoch_, from step_; returns kTrainDone, kTrainInterrupted or kTrainNonFinite.
+  // The training part of epoch_, from step_; returns kTrainDone, kTrainInterrupted or
+  // kTrainNonFinite. The sums stay on the device; they are read where a line is printed, at the
+  // epoch's end and before a checkpoint, and a non-finite loss is found there (the parameters
+  // of the steps since then are lost, never saved: the last checkpoint stays the last good one).
   int run_epoch() {
     const auto t0 = std::chrono::steady_clock::now();
     opt_->set_lr(schedule_.lr_at(epoch_));
@@ -251,32 +193,29 @@ class Loop {
     const int64_t first = step_, nan_step = hook_step("MFD_TEST_NAN_AT_STEP"),
                   term_step = hook_step("MFD_TEST_SIGTERM_AT_STEP"), kill_step = hook_step("MFD_TEST_SIGKILL_AT_STEP");
     Tensor x, y;
-    StepResult r;
+    Objective::Terms last;
     int64_t images = 0;
     for (;; ++step_) {
       {
         MFD_NVTX_RANGE("data");
         if (!loader_->next(x, y)) break;
       }
-      std::string why = "test hook";
-      const bool finite = epoch_ * steps_ + step_ != nan_step && train_step(s_, *opt_, x, y, r, &why);
-      if (!finite) {
-        std::fprintf(stderr, "train: non-finite loss at epoch %d step %lld (%s); stopped, %s is the last good checkpoint\n",
-                     epoch_ + 1, static_cast<long long>(step_), why.c_str(),
-                     folder_.has_checkpoint() ? folder_.last().c_str() : "there is no checkpoint yet: nothing");
-        return kTrainNonFinite;
-      }
-      sums_.add(r, static_cast<double>(x.size(0)));
+      last = train_step(s_, *opt_, x, y, sums_);
+      const int64_t global = epoch_ * steps_ + step_;
+      if (global == nan_step) sums_.poison();
       images += x.size(0);
       const double seconds = seconds_since(t0), per_step = seconds / static_cast<double>(step_ + 1 - first);
       train_seconds_per_image_ = seconds / static_cast<double>(images);
-      progress.update(step_ + 1, images, seconds, sums_.loss / sums_.seen, sums_.correct / sums_.seen,
-                      seconds_after_epoch(per_step));
       if (step_ + 1 - first == 10) say_cpu_estimate(per_step);
-      const int64_t global = epoch_ * steps_ + step_;
       if (global == kill_step) std::raise(SIGKILL);
       if (global == term_step) std::raise(SIGTERM);
-      if (g_signals > 0) {
+      const bool stop = g_signals > 0;
+      if (progress.due(step_ + 1) || stop) {
+        const EpochSums::Values v = sums_.read();
+        if (!finite(v, last)) return kTrainNonFinite;
+        progress.update(step_ + 1, images, seconds, v.loss / v.seen, v.correct / v.seen, seconds_after_epoch(per_step));
+      }
+      if (stop) {
         checkpoint(folder_.last(), epoch_, step_ + 1);
         std::printf("interrupted at epoch %d step %lld; checkpoint %s written; resume with: %s --resume\n", epoch_ + 1,
                     static_cast<long long>(step_ + 1), folder_.last().c_str(), command_.c_str());
@@ -285,7 +224,21 @@ class Loop {
     }
     train_seconds_ = seconds_since(t0);
     images_per_s_ = static_cast<double>(images) / train_seconds_;
-    return kTrainDone;
+    return finite(sums_.read(), last) ? kTrainDone : kTrainNonFinite;
+  }
+
+  // False, with the message, when the epoch's loss sum is not finite: a step since the last read
+  // had a NaN or infinite loss. The last step's terms are named.
+  bool finite(const EpochSums::Values& v, const Objective::Terms& last) const {
+    if (std::isfinite(v.loss)) return true;
+    std::ostringstream terms;
+    if (last.classification.defined()) terms << "the last step's terms: classification " << last.classification.item();
+    for (size_t i = 0; i < last.mfd.size(); ++i)
+      terms << ", MFD stage " << cfg_.objective.mfd_stages[i] << " " << last.mfd[i].loss.item();
+    std::fprintf(stderr, "train: non-finite loss in epoch %d by step %lld (%s); stopped, %s is the last good checkpoint\n",
+                 epoch_ + 1, static_cast<long long>(step_ + 1), terms.str().c_str(),
+                 folder_.has_checkpoint() ? folder_.last().c_str() : "there is no checkpoint yet: nothing");
+    return false;
   }
 
   EvalResult evaluate_epoch() {
@@ -321,19 +274,22 @@ class Loop {
   }
 
   void log_epoch(const EvalResult& test) {
-    const std::vector<double>& corr = last_corr_ = sums_.last_corr;
+    const EpochSums::Values v = sums_.read();
+    last_corr_ = v.last_corr;
+    std::vector<double> mfd;
+    for (double m : v.mfd) mfd.push_back(m / v.seen);
     JsonObject line;
-    line.add("epoch", epoch_ + 1).add("lr", opt_->lr()).add("train_loss", sums_.loss / sums_.seen)
-        .add("train_cls_loss", sums_.cls / sums_.seen).add("train_mfd", sums_.mean_mfd())
-        .add("train_acc", sums_.correct / sums_.seen).add("test_loss", test.loss).add("test_acc", test.accuracy)
-        .add("mean_abs_corr", corr).add("images_per_s", images_per_s_).add("epoch_seconds", train_seconds_)
+    line.add("epoch", epoch_ + 1).add("lr", opt_->lr()).add("train_loss", v.loss / v.seen)
+        .add("train_cls_loss", v.cls / v.seen).add("train_mfd", mfd).add("train_acc", v.correct / v.seen)
+        .add("test_loss", test.loss).add("test_acc", test.accuracy).add("mean_abs_corr", v.last_corr)
+        .add("images_per_s", images_per_s_).add("epoch_seconds", train_seconds_)
         .add("test_seconds", test.seconds).add("peak_host_mib", peak_host_mib());
     const double peak_device_mib = static_cast<double>(device_stats().peak_bytes_in_use) / (1024.0 * 1024.0);
     if (s_.device == Device::cuda) line.add("peak_device_mib", peak_device_mib);
     folder_.append_metrics(line.str());
     std::printf("epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, lr %g, train %.1f s, test %.1f s",
-                epoch_ + 1, sums_.loss / sums_.seen, 100 * sums_.correct / sums_.seen, test.loss, 100 * test.accuracy,
-                opt_->lr(), train_seconds_, test.seconds);
+                epoch_ + 1, v.loss / v.seen, 100 * v.correct / v.seen, test.loss, 100 * test.accuracy, opt_->lr(),
+                train_seconds_, test.seconds);
     if (s_.device == Device::cuda) std::printf(", peak GPU memory %.0f MiB", peak_device_mib);
     std::printf("\n");
   }
@@ -344,7 +300,7 @@ class Loop {
                                                {"best_test_acc", json_number(best_acc_)}, {"command", command_}};
     for (const auto& [k, v] : cfg_.to_map()) meta["config." + k] = v;
     if (step > 0)
-      for (const auto& [k, v] : sums_.to_metadata()) meta[k] = v;
+      for (const auto& [k, v] : sums_to_metadata(sums_.read())) meta[k] = v;
     save_checkpoint(path.string(), s_.checkpoint_parts(), opt_.get(), meta);
   }
 

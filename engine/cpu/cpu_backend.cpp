@@ -64,6 +64,7 @@ class CpuBackend final : public Backend {
   Device device() const override { return Device::cpu; }
 
   void* allocate(size_t bytes) override { return cache_.allocate(bytes); }
+  int64_t fresh_allocations() const { return cache_.fresh_allocations(); }
   void deallocate(void* ptr, size_t bytes) override { cache_.deallocate(ptr, bytes); }
   void copy_from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
@@ -322,6 +323,18 @@ class CpuBackend final : public Backend {
                                                            probs.size(1)));
   }
 
+  void count_correct(const Tensor& scores, const Tensor& labels, Tensor& out) override {
+    MFD_FLOAT_DISPATCH("count_correct", scores.dtype(), {
+      const T* s = ptr<T>(scores);
+      const int32_t* y = static_cast<const int32_t*>(labels.raw());
+      const int64_t n = scores.size(0), k = scores.size(1);
+      int64_t hits = 0;
+      for (int64_t i = 0; i < n; ++i)
+        hits += std::max_element(s + i * k, s + (i + 1) * k) - (s + i * k) == y[i];
+      *ptr<T>(out) += static_cast<T>(hits);
+    });
+  }
+
   void mfd_forward(const Tensor& x, MfdCentering centering, Tensor& y, Tensor& inv_norm, Tensor& corr,
                    Tensor& loss, Tensor& mean_abs) override {
     MFD_FLOAT_DISPATCH("mfd_loss", x.dtype(),
@@ -382,9 +395,14 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-Backend& cpu_backend() {
+namespace {
+CpuBackend& the_backend() {
   static CpuBackend backend;
   return backend;
 }
+}  // namespace
+
+Backend& cpu_backend() { return the_backend(); }
+int64_t fresh_allocations() { return the_backend().fresh_allocations(); }
 
 }  // namespace mfd::cpu

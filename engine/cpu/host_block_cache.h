@@ -4,6 +4,8 @@
 // allocation would pay its page faults again.
 #pragma once
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -28,6 +30,7 @@ class HostBlockCache {
         return p;
       }
     }
+    ++fresh_;
     void* p = std::aligned_alloc(64, rounded);
     if (!p) {
       release_all();
@@ -58,11 +61,14 @@ class HostBlockCache {
   }
 
   ~HostBlockCache() { release_all(); }
+  // Allocations the cache could not serve (a training step in its steady state makes none).
+  int64_t fresh_allocations() const { return fresh_; }
 
  private:
   std::mutex mutex_;
   std::unordered_multimap<size_t, void*> free_;
   size_t cached_ = 0;
+  std::atomic<int64_t> fresh_{0};
 };
 
 }  // namespace mfd::cpu

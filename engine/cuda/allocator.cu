@@ -196,6 +196,7 @@ void copy_device_to_host(void* host_dst, const void* src, size_t bytes) {
   cudaStream_t s = stream();
   MFD_CUDA_CHECK(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, s));
   MFD_CUDA_CHECK(cudaStreamSynchronize(s));  // the caller reads host_dst next
+  raise_label_error();                       // checks queued before this copy are done
 }
 
 void copy_device_to_device(void* dst, const void* src, size_t bytes) {

@@ -16,7 +16,7 @@ struct Context {
   cudaStream_t stream = nullptr;
   cudnnHandle_t cudnn = nullptr;
   cublasHandle_t cublas = nullptr;
-  int32_t* flag_host = nullptr;  // 2 ints, host-mapped
+  int32_t* flag_host = nullptr;  // 4 ints, host-mapped: sample (or -1), label, classes
   int32_t* flag_device = nullptr;
 };
 
@@ -48,8 +48,9 @@ Context* create_context() {
   MFD_CUBLAS_CHECK(cublasSetPointerMode(c->cublas, CUBLAS_POINTER_MODE_HOST));
   apply_cublas_math(c->cublas, g_math);
   void* flag = nullptr;
-  MFD_CUDA_CHECK(cudaHostAlloc(&flag, 2 * sizeof(int32_t), cudaHostAllocMapped));
+  MFD_CUDA_CHECK(cudaHostAlloc(&flag, 4 * sizeof(int32_t), cudaHostAllocMapped));
   c->flag_host = static_cast<int32_t*>(flag);
+  c->flag_host[0] = -1;  // no bad label seen
   void* dflag = nullptr;
   MFD_CUDA_CHECK(cudaHostGetDevicePointer(&dflag, flag, 0));
   c->flag_device = static_cast<int32_t*>(dflag);
@@ -141,8 +142,26 @@ CudaMath cuda_math() {
 cudaStream_t stream() { return context().stream; }
 cudnnHandle_t cudnn() { return context().cudnn; }
 cublasHandle_t cublas() { return context().cublas; }
-int32_t* label_flag_host() { return context().flag_host; }
 int32_t* label_flag_device() { return context().flag_device; }
+
+namespace {
+const char* g_label_op = nullptr;  // the first op with a label check since the last report
+}  // namespace
+
+void note_label_check(const char* op) {
+  if (!g_label_op) g_label_op = op;
+}
+
+void raise_label_error() {
+  if (!g_label_op) return;
+  volatile int32_t* flag = context().flag_host;  // written by the device; the stream has been waited for
+  const char* op = g_label_op;
+  g_label_op = nullptr;
+  const int32_t sample = flag[0], label = flag[1], classes = flag[2];
+  if (sample < 0) return;
+  flag[0] = -1;
+  fail(op, ": label ", label, " of sample ", sample, " is outside [0, ", classes, ")");
+}
 
 bool context_created() {
   std::lock_guard<std::mutex> lock(g_mutex);
@@ -171,6 +190,7 @@ void select_cuda_device(int index) {
 void synchronize_device() {
   if (!cuda::context_created()) return;  // nothing was ever queued
   MFD_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+  cuda::raise_label_error();
 }
 
 }  // namespace mfd

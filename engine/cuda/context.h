@@ -32,8 +32,12 @@ cudnnHandle_t cudnn();
 cublasHandle_t cublas();
 bool context_created();
 
-// A small host-mapped buffer the label-check kernel writes into (see check_labels in kernels.h).
-int32_t* label_flag_host();
+// Labels are checked on the device without waiting: the check kernel records the first bad label
+// (sample, label, classes) in a small host-mapped buffer, and every place where the host waits
+// for the device anyway (a copy to the host, synchronize_device) raises it as an Error then. So a
+// training step never waits for a label check.
 int32_t* label_flag_device();
+void note_label_check(const char* op);  // the op a pending check belongs to, for the message
+void raise_label_error();               // after a synchronisation: throws if a bad label was seen
 
 }  // namespace mfd::cuda

@@ -1,7 +1,7 @@
 // The CUDA backend: binds engine/backend.h to cuDNN (convolutions, batch norm in training), cuBLAS
 // (linear, the MFD products) and the own kernels of engine/cuda/kernels.cu. Float32 only; every
 // call is queued on the context's one stream (engine/cuda/context.h) and returns at once, except
-// copy_to_host (it waits) and the label checks (they wait for their flag, see check_labels).
+// copy_to_host (it waits, and then raises a bad label any check found, see context.h).
 #include <string>
 #include <vector>
 
@@ -275,6 +275,11 @@ class CudaBackend final : public Backend {
                                          probs.size(0), probs.size(1));
   }
 
+  void count_correct(const Tensor& scores, const Tensor& labels, Tensor& out) override {
+    const char* op = "count_correct";
+    cuda::count_correct(f32(op, scores), labels_of(op, labels), scores.size(0), scores.size(1), f32(op, out));
+  }
+
   void mfd_forward(const Tensor& x, MfdCentering centering, Tensor& y, Tensor& inv_norm, Tensor& corr, Tensor& loss,
                    Tensor& mean_abs) override {
     const char* op = "mfd_loss";
@@ -347,7 +352,7 @@ class CudaBackend final : public Backend {
                             Tensor& dx) override {
     const char* op = "center_loss_backward";
     cuda::center_loss_backward(f32(op, x), f32(op, centers), labels_of(op, labels), f32(op, dloss), f32(op, dx),
-                               x.size(0), x.size(1));
+                               x.size(0), x.size(1), centers.size(0));
   }
   void center_update(const Tensor& x, const Tensor& labels, double alpha, Tensor& centers) override {
     const char* op = "center_update";

@@ -434,10 +434,27 @@ __global__ void check_labels_kernel(const int32_t* labels, int64_t n, int64_t k,
       break;  // later ones of this thread are larger
     }
   first = block_min(first);
-  if (threadIdx.x == 0) {
-    flag[0] = first == INT_MAX ? -1 : first;
-    flag[1] = first == INT_MAX ? 0 : labels[first];
+  if (threadIdx.x == 0 && first != INT_MAX && flag[0] < 0) {  // the first bad label since the last report
+    flag[0] = first;
+    flag[1] = labels[first];
+    flag[2] = static_cast<int32_t>(k);
   }
+}
+
+// One thread per row: its first largest score; hits of the block summed, then added to out[0]
+// (an exact integer count in float, so the order of the additions does not matter).
+__global__ void count_correct_kernel(const float* scores, const int32_t* labels, int64_t n, int64_t k, float* out) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  float hit = 0.0f;
+  if (i < n) {
+    const float* row = scores + i * k;
+    int64_t best = 0;
+    for (int64_t j = 1; j < k; ++j)
+      if (row[j] > row[best]) best = j;
+    hit = best == labels[i] ? 1.0f : 0.0f;
+  }
+  hit = block_sum(hit);
+  if (threadIdx.x == 0 && hit > 0) atomicAdd(out, hit);
 }
 
 __global__ void softmax_forward_kernel(const float* logits, const int32_t* labels, float* probs, double* row_loss,
@@ -511,11 +528,12 @@ __global__ void center_forward_kernel(const float* x, const float* centers, cons
 }
 
 __global__ void center_backward_kernel(const float* x, const float* centers, const int32_t* labels,
-                                       const float* dloss, float* dx, int64_t n, int64_t e) {
+                                       const float* dloss, float* dx, int64_t n, int64_t e, int64_t k) {
   const float scale = dloss[0] / static_cast<float>(n);
   MFD_GRID_STRIDE(idx, n * e) {
     const int64_t i = idx / e, j = idx - i * e;
-    dx[idx] += scale * (x[idx] - centers[labels[i] * e + j]);
+    const int32_t y = labels[i];
+    if (y >= 0 && y < k) dx[idx] += scale * (x[idx] - centers[y * e + j]);  // a bad label is reported, not used
   }
 }
 
@@ -862,14 +880,14 @@ void l2_normalize_backward(const float* x, const float* y, const float* dy, doub
 void check_labels(const char* op, const int32_t* labels, int64_t n, int64_t k) {
   if (n == 0) return;
   MFD_CHECK(n <= INT32_MAX, op, ": ", n, " labels are too many");
-  int32_t* host = label_flag_host();
-  cudaStream_t s = stream();
-  check_labels_kernel<<<1, kThreads, 0, s>>>(labels, n, k, label_flag_device());
+  note_label_check(op);
+  check_labels_kernel<<<1, kThreads, 0, stream()>>>(labels, n, k, label_flag_device());
   MFD_CUDA_LAUNCH_CHECK("check_labels");
-  MFD_CUDA_CHECK(cudaStreamSynchronize(s));  // the kernel wrote into host-mapped memory
-  const volatile int32_t* flag = host;
-  const int32_t bad = flag[0], label = flag[1];
-  MFD_CHECK(bad < 0, op, ": label ", label, " of sample ", bad, " is outside [0, ", k, ")");
+}
+
+void count_correct(const float* scores, const int32_t* labels, int64_t n, int64_t k, float* out) {
+  if (n == 0) return;
+  MFD_LAUNCH_1D("count_correct", count_correct_kernel, n, scores, labels, n, k, out);
 }
 
 void softmax_cross_entropy_forward(const float* logits, const int32_t* labels, float* loss, float* probs,
@@ -906,8 +924,8 @@ void center_loss_forward(const float* x, const float* centers, const int32_t* la
   finalize_sum(rows.as<double>(), n, 0.5, double(n), loss);
 }
 void center_loss_backward(const float* x, const float* centers, const int32_t* labels, const float* dloss,
-                          float* dx, int64_t n, int64_t e) {
-  MFD_LAUNCH_1D("center_loss_backward", center_backward_kernel, n * e, x, centers, labels, dloss, dx, n, e);
+                          float* dx, int64_t n, int64_t e, int64_t k) {
+  MFD_LAUNCH_1D("center_loss_backward", center_backward_kernel, n * e, x, centers, labels, dloss, dx, n, e, k);
 }
 void center_update(const float* x, const int32_t* labels, double alpha, float* centers, int64_t n, int64_t e,
                    int64_t k) {

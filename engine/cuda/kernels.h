@@ -63,9 +63,12 @@ void l2_normalize_forward(const float* x, double eps, float* y, int64_t n, int64
 void l2_normalize_backward(const float* x, const float* y, const float* dy, double eps, float* dx, int64_t n,
                            int64_t d);
 
-// Labels are checked on the device before any kernel indexes with them; the first bad one
-// (lowest sample index) raises an Error naming it (this waits for the stream).
+// Labels are checked on the device before any kernel indexes with them (an out-of-range label
+// is never used as an index: the kernels clamp it); the first bad one (lowest sample index) raises
+// an Error naming it at the next synchronisation (context.h), not here: no wait.
 void check_labels(const char* op, const int32_t* labels, int64_t n, int64_t k);
+// out[0] += the rows of scores (N, K) whose first largest entry is at their label.
+void count_correct(const float* scores, const int32_t* labels, int64_t n, int64_t k, float* out);
 
 void softmax_cross_entropy_forward(const float* logits, const int32_t* labels, float* loss, float* probs,
                                    int64_t n, int64_t k);
@@ -79,7 +82,7 @@ void margin_logits_backward(const float* cos, const int32_t* labels, const Margi
 void center_loss_forward(const float* x, const float* centers, const int32_t* labels, float* loss, int64_t n,
                          int64_t e);
 void center_loss_backward(const float* x, const float* centers, const int32_t* labels, const float* dloss,
-                          float* dx, int64_t n, int64_t e);
+                          float* dx, int64_t n, int64_t e, int64_t k);
 void center_update(const float* x, const int32_t* labels, double alpha, float* centers, int64_t n, int64_t e,
                    int64_t k);
 

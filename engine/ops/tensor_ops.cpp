@@ -1,4 +1,5 @@
-// Shape and arithmetic ops: add, scale, concat_channels, reshape, flatten, sum, mean, l2_normalize.
+// Shape and arithmetic ops: add, scale, concat_channels, reshape, flatten, sum, mean, l2_normalize;
+// the running sums accumulate and accumulate_hits.
 #include "engine/autograd.h"
 #include "engine/ops.h"
 
@@ -20,6 +21,21 @@ Tensor add(const Tensor& a, const Tensor& b) {
     });
   }
   return y;
+}
+
+void accumulate(Tensor& acc, const Tensor& x, double alpha) {
+  check_same_device_dtype("accumulate", acc, x);
+  MFD_CHECK(acc.shape() == x.shape(), "accumulate: shapes differ, ", acc.shape().str(), " and ", x.shape().str());
+  backend_for(acc).axpy(alpha, x, acc);
+}
+
+void accumulate_hits(Tensor& count, const Tensor& scores, const Tensor& labels) {
+  check_ndim("accumulate_hits", "scores", scores, 2);
+  check_same_device_dtype("accumulate_hits", count, scores);
+  MFD_CHECK(count.numel() == 1, "accumulate_hits: count must be a scalar, got ", count.shape().str());
+  MFD_CHECK(labels.dtype() == DType::i32 && labels.numel() == scores.size(0) && labels.device() == scores.device(),
+            "accumulate_hits: labels must be i32 (", scores.size(0), ") on the scores' device");
+  backend_for(count).count_correct(scores, labels, count);
 }
 
 Tensor scale(const Tensor& x, double alpha) {
