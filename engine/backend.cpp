@@ -5,6 +5,13 @@
 
 namespace mfd {
 
+ConvShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
+  ConvShape g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), 0, 0, p};
+  g.p = window_out_size(g.h, static_cast<int>(g.r), p.stride_h, p.pad_h);
+  g.q = window_out_size(g.w, static_cast<int>(g.s), p.stride_w, p.pad_w);
+  return g;
+}
+
 namespace cpu {
 Backend& cpu_backend();
 int64_t fresh_allocations();

@@ -43,6 +43,24 @@ inline int64_t window_out_size(int64_t in, int kernel, int stride, int pad) {
   return (in + 2 * pad - kernel) / stride + 1;
 }
 
+// The sizes of one convolution, as both backends' kernels take them.
+struct ConvShape {
+  int64_t n, c, h, w;  // x (N, C, H, W)
+  int64_t k, r, s;     // w (K, C/groups, R, S)
+  int64_t p, q;        // y (N, K, P, Q)
+  Conv2dParams params;
+};
+ConvShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+
+// The sizes of one pooling: `planes` = N * C maps of (h, w) pooled into (p, q).
+struct PoolShape {
+  int64_t planes, h, w, p, q;
+  Pool2dParams params;
+};
+inline PoolShape pool_shape(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
+  return PoolShape{x.size(0) * x.size(1), x.size(2), x.size(3), y.size(2), y.size(3), p};
+}
+
 class Backend {
  public:
   virtual ~Backend() = default;

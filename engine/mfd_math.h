@@ -17,6 +17,10 @@ MFD_HD double mfd_inv_norm(double centred_energy, double raw_energy) {
   return dead ? 0.0 : 1.0 / std::sqrt(centred_energy);
 }
 
+// From this many positions per map, the backward product dx_k += A y_k runs per sample straight
+// into dx; below it, one wide product into scratch and an add into dx's layout is faster.
+constexpr int64_t kMfdPerSampleMinPositions = 256;
+
 // Number of off-diagonal pairs, D(D-1); 1 for D = 1 (no pairs, loss 0) so nothing divides by 0.
 MFD_HD double mfd_pairs(int64_t d) { return d > 1 ? static_cast<double>(d) * (d - 1) : 1.0; }
 

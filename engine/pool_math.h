@@ -1,5 +1,6 @@
-// Pooling-window arithmetic both backends run (engine/cpu/pooling.cpp and the CUDA kernels), so
-// that the CPU tests check the windows and the first-maximum rule the GPU uses.
+// Pooling-window arithmetic of the CPU's pooling (engine/cpu/pooling.cpp): the in-bounds part of
+// a window and its first maximum. (CUDA pools with cuDNN, whose windows are the same and whose max
+// gradient may go to another of several equal maxima: test/engine/pooling_test.cpp.)
 #pragma once
 #include <cstdint>
 

@@ -13,26 +13,19 @@
 
 namespace mfd::cpu {
 
-ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  ConvGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), 0, 0, p};
-  g.p = window_out_size(g.h, static_cast<int>(g.r), p.stride_h, p.pad_h);
-  g.q = window_out_size(g.w, static_cast<int>(g.s), p.stride_w, p.pad_w);
-  return g;
-}
-
 namespace {
 
 constexpr int64_t kTargetColumns = 1024;      // GEMM width worth batching samples for
 constexpr int64_t kMaxColElements = 1 << 24;  // bound on the lowered buffer (64 MiB in float)
 
-int64_t chunk_samples(const ConvGeometry& g) {
+int64_t chunk_samples(const ConvShape& g) {
   int64_t pq = g.p * g.q, rows = g.c * g.r * g.s;
   int64_t ns = (kTargetColumns + pq - 1) / pq;
   ns = std::min(ns, std::max<int64_t>(1, kMaxColElements / std::max<int64_t>(1, rows * pq)));
   return std::max<int64_t>(1, std::min(ns, g.n));
 }
 
-bool is_pointwise(const ConvGeometry& g) {
+bool is_pointwise(const ConvShape& g) {
   const Conv2dParams& p = g.params;
   return g.r == 1 && g.s == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
 }
@@ -45,7 +38,7 @@ inline void inside_columns(int64_t first, int64_t stride, int64_t in_w, int64_t 
 }
 
 // col[(c*R + i)*S + j][n*P*Q + oh*Q + ow] = x[n0 + n, c, oh*sh - ph + i, ow*sw - pw + j], 0 outside.
-template <typename T> void im2col(const T* x, const ConvGeometry& g, int64_t n0, int64_t ns, T* col) {
+template <typename T> void im2col(const T* x, const ConvShape& g, int64_t n0, int64_t ns, T* col) {
   const int64_t pq = g.p * g.q, cols = ns * pq, rs = g.r * g.s;
   const Conv2dParams& pr = g.params;
 #pragma omp parallel for collapse(2) schedule(static)
@@ -81,7 +74,7 @@ template <typename T> void im2col(const T* x, const ConvGeometry& g, int64_t n0,
 }
 
 // The adjoint of im2col: dx[n0 + n, c, ih, iw] += every col entry that was read from there.
-template <typename T> void col2im_add(const T* col, const ConvGeometry& g, int64_t n0, int64_t ns, T* dx) {
+template <typename T> void col2im_add(const T* col, const ConvShape& g, int64_t n0, int64_t ns, T* dx) {
   const int64_t pq = g.p * g.q, cols = ns * pq, rs = g.r * g.s;
   const Conv2dParams& pr = g.params;
 #pragma omp parallel for collapse(2) schedule(static)
@@ -136,9 +129,9 @@ template <typename F> void for_each_group(int64_t groups, F body) {
 }  // namespace
 
 template <typename T>
-void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry& g) {
+void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvShape& g) {
   const int64_t pq = g.p * g.q, ns_max = chunk_samples(g), rows = g.c * g.r * g.s;
-  const int64_t kg = g.k / g.groups(), rows_g = rows / g.groups();
+  const int64_t kg = g.k / g.params.groups, rows_g = rows / g.params.groups;
   const bool direct = is_pointwise(g) && ns_max == 1;
   Tensor col_buffer = scratch<T>(direct ? 0 : rows * ns_max * pq);
   Tensor out_buffer = scratch<T>(ns_max > 1 ? g.k * ns_max * pq : 0);
@@ -149,7 +142,7 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry
     const T* colp = direct ? x + n0 * g.c * g.h * g.w : col;
     if (!direct) im2col(x, g, n0, ns, col);
     T* outp = ns_max > 1 ? out : y + n0 * g.k * pq;
-    for_each_group(g.groups(), [&](int64_t gi) {
+    for_each_group(g.params.groups, [&](int64_t gi) {
       gemm(false, false, kg, cols, rows_g, T(1), w + gi * kg * rows_g, rows_g,
            colp + gi * rows_g * cols, cols, T(0), outp + gi * kg * cols, cols);
     });
@@ -166,9 +159,9 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry
 }
 
 template <typename T>
-void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const ConvGeometry& g) {
+void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const ConvShape& g) {
   const int64_t pq = g.p * g.q, ns_max = chunk_samples(g), rows = g.c * g.r * g.s;
-  const int64_t kg = g.k / g.groups(), rows_g = rows / g.groups();
+  const int64_t kg = g.k / g.params.groups, rows_g = rows / g.params.groups;
   const bool direct = is_pointwise(g) && ns_max == 1;
   if (db) {
 #pragma omp parallel for schedule(static)
@@ -197,7 +190,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
       const T* colp = direct ? x + n0 * g.c * g.h * g.w : col;
       if (!direct) im2col(x, g, n0, ns, col);
       // dW_g (Kg x rows_g) += dY_g (Kg x cols) col_g^T (cols x rows_g)
-      for_each_group(g.groups(), [&](int64_t gi) {
+      for_each_group(g.params.groups, [&](int64_t gi) {
         gemm(false, true, kg, rows_g, cols, T(1), dyp + gi * kg * cols, cols,
              colp + gi * rows_g * cols, cols, T(1), dw + gi * kg * rows_g, rows_g);
       });
@@ -207,7 +200,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
       // (accumulating) when col is x itself.
       T* dcol = direct ? dx + n0 * g.c * g.h * g.w : col;
       const T beta = direct ? T(1) : T(0);
-      for_each_group(g.groups(), [&](int64_t gi) {
+      for_each_group(g.params.groups, [&](int64_t gi) {
         gemm(true, false, rows_g, cols, kg, T(1), w + gi * kg * rows_g, rows_g,
              dyp + gi * kg * cols, cols, beta, dcol + gi * rows_g * cols, cols);
       });
@@ -216,11 +209,11 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   }
 }
 
-template void conv2d_forward<float>(const float*, const float*, const float*, float*, const ConvGeometry&);
-template void conv2d_forward<double>(const double*, const double*, const double*, double*, const ConvGeometry&);
+template void conv2d_forward<float>(const float*, const float*, const float*, float*, const ConvShape&);
+template void conv2d_forward<double>(const double*, const double*, const double*, double*, const ConvShape&);
 template void conv2d_backward<float>(const float*, const float*, const float*, float*, float*, float*,
-                                     const ConvGeometry&);
+                                     const ConvShape&);
 template void conv2d_backward<double>(const double*, const double*, const double*, double*, double*,
-                                      double*, const ConvGeometry&);
+                                      double*, const ConvShape&);
 
 }  // namespace mfd::cpu

@@ -1,5 +1,5 @@
-// The CPU backend: binds engine/backend.h to the kernels of engine/cpu/, choosing the scalar
-// type, and holds the elementwise loops that are one line each.
+// The CPU backend: binds engine/backend.h to the kernels of engine/cpu/ (kernels.h lists them, one
+// file per op family, named like its CUDA twin), choosing the scalar type.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -55,10 +55,6 @@ void check_label_range(const char* op, const Tensor& labels, int64_t k) {
     MFD_CHECK(y[i] >= 0 && y[i] < k, op, ": label ", y[i], " of sample ", i, " is outside [0, ", k, ")");
 }
 
-PoolGeometry pool_geometry(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
-  return PoolGeometry{x.size(0) * x.size(1), x.size(2), x.size(3), y.size(2), y.size(3), p};
-}
-
 class CpuBackend final : public Backend {
  public:
   Device device() const override { return Device::cpu; }
@@ -88,107 +84,52 @@ class CpuBackend final : public Backend {
   }
 
   void axpy(double alpha, const Tensor& x, Tensor& y) override {
-    MFD_FLOAT_DISPATCH("axpy", x.dtype(), {
-      const T* a = ptr<T>(x);
-      T* b = ptr<T>(y);
-      const T s = static_cast<T>(alpha);
-      parallel_for(x.numel(), [=](int64_t i) { b[i] += s * a[i]; });
-    });
+    MFD_FLOAT_DISPATCH("axpy", x.dtype(), cpu::axpy(static_cast<T>(alpha), ptr<T>(x), ptr<T>(y), x.numel()));
   }
-
   void add(const Tensor& a, const Tensor& b, Tensor& out) override {
-    MFD_FLOAT_DISPATCH("add", a.dtype(), {
-      const T *pa = ptr<T>(a), *pb = ptr<T>(b);
-      T* po = ptr<T>(out);
-      parallel_for(a.numel(), [=](int64_t i) { po[i] = pa[i] + pb[i]; });
-    });
+    MFD_FLOAT_DISPATCH("add", a.dtype(), cpu::add(ptr<T>(a), ptr<T>(b), ptr<T>(out), a.numel()));
   }
-
   void mul(const Tensor& a, const Tensor& b, Tensor& out) override {
-    MFD_FLOAT_DISPATCH("mul", a.dtype(), {
-      const T *pa = ptr<T>(a), *pb = ptr<T>(b);
-      T* po = ptr<T>(out);
-      parallel_for(a.numel(), [=](int64_t i) { po[i] = pa[i] * pb[i]; });
-    });
+    MFD_FLOAT_DISPATCH("mul", a.dtype(), cpu::mul(ptr<T>(a), ptr<T>(b), ptr<T>(out), a.numel()));
   }
-
   void mul_accumulate(const Tensor& a, const Tensor& b, Tensor& out) override {
-    MFD_FLOAT_DISPATCH("mul_accumulate", a.dtype(), {
-      const T *pa = ptr<T>(a), *pb = ptr<T>(b);
-      T* po = ptr<T>(out);
-      parallel_for(a.numel(), [=](int64_t i) { po[i] += pa[i] * pb[i]; });
-    });
+    MFD_FLOAT_DISPATCH("mul_accumulate", a.dtype(), cpu::mul_accumulate(ptr<T>(a), ptr<T>(b), ptr<T>(out), a.numel()));
   }
-
   void relu_forward(const Tensor& x, double cap, Tensor& y) override {
-    MFD_FLOAT_DISPATCH("relu", x.dtype(), {
-      const T* px = ptr<T>(x);
-      T* py = ptr<T>(y);
-      const T c = static_cast<T>(cap);
-      parallel_for(x.numel(), [=](int64_t i) { py[i] = relu_capped(px[i], c); });
-    });
+    MFD_FLOAT_DISPATCH("relu", x.dtype(), cpu::relu_forward(ptr<T>(x), static_cast<T>(cap), ptr<T>(y), x.numel()));
   }
-
   void relu_backward(const Tensor& y, const Tensor& dy, double cap, Tensor& dx) override {
-    MFD_FLOAT_DISPATCH("relu_backward", y.dtype(), {
-      const T *py = ptr<T>(y), *pdy = ptr<T>(dy);
-      T* pdx = ptr<T>(dx);
-      const T c = static_cast<T>(cap);
-      parallel_for(y.numel(), [=](int64_t i) { pdx[i] += relu_capped_grad(py[i], pdy[i], c); });
-    });
+    MFD_FLOAT_DISPATCH("relu_backward", y.dtype(),
+                       cpu::relu_backward(ptr<T>(y), ptr<T>(dy), static_cast<T>(cap), ptr<T>(dx), y.numel()));
   }
-
   void sum(const Tensor& x, double scale, Tensor& out) override {
-    MFD_FLOAT_DISPATCH("sum", x.dtype(), {
-      const T* px = ptr<T>(x);
-      *ptr<T>(out) = static_cast<T>(scale * deterministic_sum(x.numel(), [=](int64_t i) { return double(px[i]); }));
-    });
+    MFD_FLOAT_DISPATCH("sum", x.dtype(), cpu::sum(ptr<T>(x), x.numel(), scale, ptr<T>(out)));
   }
-
   void broadcast_accumulate(const Tensor& dout, double scale, Tensor& dx) override {
-    MFD_FLOAT_DISPATCH("broadcast_accumulate", dx.dtype(), {
-      const T g = static_cast<T>(scale * *ptr<T>(dout));
-      T* p = ptr<T>(dx);
-      parallel_for(dx.numel(), [=](int64_t i) { p[i] += g; });
-    });
+    MFD_FLOAT_DISPATCH("broadcast_accumulate", dx.dtype(),
+                       cpu::broadcast_accumulate(ptr<T>(dout), scale, ptr<T>(dx), dx.numel()));
   }
-
   void fill_uniform(Tensor& t, double lo, double hi, uint64_t seed, uint64_t offset) override {
-    MFD_FLOAT_DISPATCH("fill_uniform", t.dtype(), {
-      T* p = ptr<T>(t);
-      parallel_for(t.numel(), [=](int64_t i) {
-        p[i] = static_cast<T>(lo + (hi - lo) * philox_uniform(seed, offset, i));
-      });
-    });
+    MFD_FLOAT_DISPATCH("fill_uniform", t.dtype(), cpu::fill_uniform(ptr<T>(t), t.numel(), lo, hi, seed, offset));
   }
-
   void fill_normal(Tensor& t, double mean, double std, uint64_t seed, uint64_t offset) override {
-    MFD_FLOAT_DISPATCH("fill_normal", t.dtype(), {
-      T* p = ptr<T>(t);
-      parallel_for(t.numel(), [=](int64_t i) {
-        p[i] = static_cast<T>(mean + std * philox_normal(seed, offset, i));
-      });
-    });
+    MFD_FLOAT_DISPATCH("fill_normal", t.dtype(), cpu::fill_normal(ptr<T>(t), t.numel(), mean, std, seed, offset));
   }
-
   void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
-    MFD_FLOAT_DISPATCH("dropout_mask", mask.dtype(), {
-      T* m = ptr<T>(mask);
-      parallel_for(mask.numel(), [=](int64_t i) { m[i] = dropout_keep<T>(philox_uniform(seed, offset, i), p); });
-    });
+    MFD_FLOAT_DISPATCH("dropout_mask", mask.dtype(), cpu::dropout_mask(ptr<T>(mask), mask.numel(), p, seed, offset));
   }
 
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p,
                       Tensor& y) override {
     MFD_FLOAT_DISPATCH("conv2d", x.dtype(),
-                       cpu::conv2d_forward(ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(y), conv_geometry(x, w, p)));
+                       cpu::conv2d_forward(ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(y), conv_shape(x, w, p)));
   }
 
   void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Conv2dParams& p,
                        Tensor& dx, Tensor& dw, Tensor& db) override {
     MFD_FLOAT_DISPATCH("conv2d_backward", x.dtype(),
                        cpu::conv2d_backward(ptr<T>(x), ptr<T>(w), ptr<T>(dy), ptr<T>(dx), ptr<T>(dw),
-                                            ptr<T>(db), conv_geometry(x, w, p)));
+                                            ptr<T>(db), conv_shape(x, w, p)));
   }
 
   void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
@@ -224,21 +165,21 @@ class CpuBackend final : public Backend {
 
   void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) override {
     MFD_FLOAT_DISPATCH("max_pool2d", x.dtype(),
-                       cpu::max_pool2d_forward(ptr<T>(x), ptr<T>(y), pool_geometry(x, y, p)));
+                       cpu::max_pool2d_forward(ptr<T>(x), ptr<T>(y), pool_shape(x, y, p)));
   }
   void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Pool2dParams& p,
                            Tensor& dx) override {
     MFD_FLOAT_DISPATCH("max_pool2d_backward", x.dtype(),
                        cpu::max_pool2d_backward(ptr<T>(x), ptr<T>(y), ptr<T>(dy), ptr<T>(dx),
-                                                pool_geometry(x, y, p)));
+                                                pool_shape(x, y, p)));
   }
   void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) override {
     MFD_FLOAT_DISPATCH("avg_pool2d", x.dtype(),
-                       cpu::avg_pool2d_forward(ptr<T>(x), ptr<T>(y), pool_geometry(x, y, p)));
+                       cpu::avg_pool2d_forward(ptr<T>(x), ptr<T>(y), pool_shape(x, y, p)));
   }
   void avg_pool2d_backward(const Tensor& dy, const Pool2dParams& p, Tensor& dx) override {
     MFD_FLOAT_DISPATCH("avg_pool2d_backward", dy.dtype(),
-                       cpu::avg_pool2d_backward(ptr<T>(dy), ptr<T>(dx), pool_geometry(dx, dy, p)));
+                       cpu::avg_pool2d_backward(ptr<T>(dy), ptr<T>(dx), pool_shape(dx, dy, p)));
   }
 
   void global_avg_pool_forward(const Tensor& x, Tensor& y) override {
@@ -324,15 +265,9 @@ class CpuBackend final : public Backend {
   }
 
   void count_correct(const Tensor& scores, const Tensor& labels, Tensor& out) override {
-    MFD_FLOAT_DISPATCH("count_correct", scores.dtype(), {
-      const T* s = ptr<T>(scores);
-      const int32_t* y = static_cast<const int32_t*>(labels.raw());
-      const int64_t n = scores.size(0), k = scores.size(1);
-      int64_t hits = 0;
-      for (int64_t i = 0; i < n; ++i)
-        hits += std::max_element(s + i * k, s + (i + 1) * k) - (s + i * k) == y[i];
-      *ptr<T>(out) += static_cast<T>(hits);
-    });
+    MFD_FLOAT_DISPATCH("count_correct", scores.dtype(),
+                       cpu::count_correct(ptr<T>(scores), static_cast<const int32_t*>(labels.raw()), scores.size(0),
+                                          scores.size(1), ptr<T>(out)));
   }
 
   void mfd_forward(const Tensor& x, MfdCentering centering, Tensor& y, Tensor& inv_norm, Tensor& corr,
@@ -381,12 +316,9 @@ class CpuBackend final : public Backend {
 
   void sgd_step(Tensor& w, const Tensor& g, Tensor& v, double lr, double momentum,
                 double weight_decay) override {
-    MFD_FLOAT_DISPATCH("sgd_step", w.dtype(), {
-      T *pw = ptr<T>(w), *pv = ptr<T>(v);
-      const T* pg = ptr<T>(g);
-      const T l = static_cast<T>(lr), m = static_cast<T>(momentum), d = static_cast<T>(weight_decay);
-      parallel_for(w.numel(), [=](int64_t i) { sgd_update(pw[i], pg[i], pv[i], l, m, d); });
-    });
+    MFD_FLOAT_DISPATCH("sgd_step", w.dtype(),
+                       cpu::sgd_step(ptr<T>(w), ptr<T>(g), ptr<T>(v), w.numel(), static_cast<T>(lr),
+                                     static_cast<T>(momentum), static_cast<T>(weight_decay)));
   }
 
  private:

@@ -12,30 +12,31 @@ namespace mfd::cpu {
 // it returns there when the holder goes out of scope).
 template <typename T> Tensor scratch(int64_t n) { return Tensor::empty({n}, dtype_of<T>()); }
 
-struct ConvGeometry {
-  int64_t n, c, h, w;  // input (N, C, H, W)
-  int64_t k, r, s;     // weight (K, C/groups, R, S)
-  int64_t p, q;        // output (N, K, P, Q)
-  Conv2dParams params;
-  int64_t groups() const { return params.groups; }
-};
-ConvGeometry conv_geometry(const Tensor& x, const Tensor& w, const Conv2dParams& p);
+
+// elementwise.cpp
+template <typename T> void axpy(T alpha, const T* x, T* y, int64_t n);
+template <typename T> void add(const T* a, const T* b, T* out, int64_t n);
+template <typename T> void mul(const T* a, const T* b, T* out, int64_t n);
+template <typename T> void mul_accumulate(const T* a, const T* b, T* out, int64_t n);
+template <typename T> void relu_forward(const T* x, T cap, T* y, int64_t n);
+template <typename T> void relu_backward(const T* y, const T* dy, T cap, T* dx, int64_t n);
+template <typename T> void sum(const T* x, int64_t n, double scale, T* out);
+template <typename T> void broadcast_accumulate(const T* dout, double scale, T* dx, int64_t n);
+template <typename T> void sgd_step(T* w, const T* g, T* v, int64_t n, T lr, T momentum, T weight_decay);
+template <typename T> void fill_uniform(T* p, int64_t n, double lo, double hi, uint64_t seed, uint64_t offset);
+template <typename T> void fill_normal(T* p, int64_t n, double mean, double std, uint64_t seed, uint64_t offset);
+template <typename T> void dropout_mask(T* m, int64_t n, double p, uint64_t seed, uint64_t offset);
 
 template <typename T>
-void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry& g);
+void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvShape& g);
 template <typename T>
-void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const ConvGeometry& g);
+void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const ConvShape& g);
 
-struct PoolGeometry {
-  int64_t planes, h, w, p, q;  // planes = N * C
-  Pool2dParams params;
-};
-
-template <typename T> void max_pool2d_forward(const T* x, T* y, const PoolGeometry& g);
+template <typename T> void max_pool2d_forward(const T* x, T* y, const PoolShape& g);
 template <typename T>
-void max_pool2d_backward(const T* x, const T* y, const T* dy, T* dx, const PoolGeometry& g);
-template <typename T> void avg_pool2d_forward(const T* x, T* y, const PoolGeometry& g);
-template <typename T> void avg_pool2d_backward(const T* dy, T* dx, const PoolGeometry& g);
+void max_pool2d_backward(const T* x, const T* y, const T* dy, T* dx, const PoolShape& g);
+template <typename T> void avg_pool2d_forward(const T* x, T* y, const PoolShape& g);
+template <typename T> void avg_pool2d_backward(const T* dy, T* dx, const PoolShape& g);
 
 // x (planes, M) -> y (planes): the mean of each plane; backward accumulates dy / M.
 template <typename T> void global_avg_pool_forward(const T* x, T* y, int64_t planes, int64_t m);
@@ -73,6 +74,9 @@ void softmax_cross_entropy_forward(const T* logits, const int32_t* labels, T* lo
 template <typename T>
 void softmax_cross_entropy_backward(const T* probs, const int32_t* labels, T dloss, T* dlogits,
                                     int64_t n, int64_t k);
+
+// out[0] += the rows of scores (N, K) whose first largest entry is at their label.
+template <typename T> void count_correct(const T* scores, const int32_t* labels, int64_t n, int64_t k, T* out);
 
 // MFD loss; x (B, D, M), y (D, B*M), inv_norm (D), corr (D, D), loss and mean_abs scalars.
 template <typename T>

@@ -19,9 +19,6 @@ namespace mfd::cpu {
 
 namespace {
 
-// From this many positions per map, the backward GEMM runs per sample straight into dx.
-constexpr int64_t kPerSampleMinPositions = 256;
-
 inline void syrk(int64_t d, int64_t n, const float* y, float* s) {
   cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, d, n, 1.0f, y, n, 0.0f, s, d);
 }
@@ -103,7 +100,7 @@ void mfd_backward(const T* y, const T* inv_norm, const T* corr, T dloss, T* dx, 
     }
     a[i * d + i] = static_cast<T>(-scale * row_sq * inv_norm[i] * inv_norm[i]);
   }
-  if (m >= kPerSampleMinPositions) {
+  if (m >= kMfdPerSampleMinPositions) {
     // dx_k (D x M) += A y_k: one GEMM per sample, straight into dx's layout.
     for (int64_t k = 0; k < b; ++k)
       gemm(false, false, d, m, d, T(1), a, d, y + k * m, n, T(1), dx + k * d * m, m);

@@ -11,10 +11,10 @@ namespace mfd::cpu {
 namespace {
 
 using Window = PoolWindow;
-inline Window window_at(const PoolGeometry& g, int64_t oh, int64_t ow) { return pool_window(g.params, g.h, g.w, oh, ow); }
+inline Window window_at(const PoolShape& g, int64_t oh, int64_t ow) { return pool_window(g.params, g.h, g.w, oh, ow); }
 
 // Calls f(index in plane) for the in-bounds positions of window (oh, ow), in row-major order.
-template <typename F> void for_window(const PoolGeometry& g, int64_t oh, int64_t ow, F f) {
+template <typename F> void for_window(const PoolShape& g, int64_t oh, int64_t ow, F f) {
   const Window win = window_at(g, oh, ow);
   for (int64_t ih = win.h0; ih < win.h1; ++ih)
     for (int64_t iw = win.w0; iw < win.w1; ++iw) f(ih * g.w + iw);
@@ -23,7 +23,7 @@ template <typename F> void for_window(const PoolGeometry& g, int64_t oh, int64_t
 
 }  // namespace
 
-template <typename T> void max_pool2d_forward(const T* x, T* y, const PoolGeometry& g) {
+template <typename T> void max_pool2d_forward(const T* x, T* y, const PoolShape& g) {
 #pragma omp parallel for schedule(static)
   for (int64_t pl = 0; pl < g.planes; ++pl) {
     const T* plane = x + pl * g.h * g.w;
@@ -39,7 +39,7 @@ template <typename T> void max_pool2d_forward(const T* x, T* y, const PoolGeomet
 }
 
 template <typename T>
-void max_pool2d_backward(const T* x, const T* /*y*/, const T* dy, T* dx, const PoolGeometry& g) {
+void max_pool2d_backward(const T* x, const T* /*y*/, const T* dy, T* dx, const PoolShape& g) {
 #pragma omp parallel for schedule(static)
   for (int64_t pl = 0; pl < g.planes; ++pl) {
     const T* plane = x + pl * g.h * g.w;
@@ -52,7 +52,7 @@ void max_pool2d_backward(const T* x, const T* /*y*/, const T* dy, T* dx, const P
   }
 }
 
-template <typename T> void avg_pool2d_forward(const T* x, T* y, const PoolGeometry& g) {
+template <typename T> void avg_pool2d_forward(const T* x, T* y, const PoolShape& g) {
   const double divisor = g.params.kernel_h * g.params.kernel_w;
 #pragma omp parallel for schedule(static)
   for (int64_t pl = 0; pl < g.planes; ++pl) {
@@ -66,7 +66,7 @@ template <typename T> void avg_pool2d_forward(const T* x, T* y, const PoolGeomet
   }
 }
 
-template <typename T> void avg_pool2d_backward(const T* dy, T* dx, const PoolGeometry& g) {
+template <typename T> void avg_pool2d_backward(const T* dy, T* dx, const PoolShape& g) {
   const double divisor = g.params.kernel_h * g.params.kernel_w;
 #pragma omp parallel for schedule(static)
   for (int64_t pl = 0; pl < g.planes; ++pl) {
@@ -98,10 +98,10 @@ template <typename T> void global_avg_pool_backward(const T* dy, T* dx, int64_t 
 }
 
 #define MFD_INSTANTIATE(T)                                                                  \
-  template void max_pool2d_forward<T>(const T*, T*, const PoolGeometry&);                   \
-  template void max_pool2d_backward<T>(const T*, const T*, const T*, T*, const PoolGeometry&); \
-  template void avg_pool2d_forward<T>(const T*, T*, const PoolGeometry&);                   \
-  template void avg_pool2d_backward<T>(const T*, T*, const PoolGeometry&);                  \
+  template void max_pool2d_forward<T>(const T*, T*, const PoolShape&);                   \
+  template void max_pool2d_backward<T>(const T*, const T*, const T*, T*, const PoolShape&); \
+  template void avg_pool2d_forward<T>(const T*, T*, const PoolShape&);                   \
+  template void avg_pool2d_backward<T>(const T*, T*, const PoolShape&);                  \
   template void global_avg_pool_forward<T>(const T*, T*, int64_t, int64_t);                 \
   template void global_avg_pool_backward<T>(const T*, T*, int64_t, int64_t);
 MFD_INSTANTIATE(float)

@@ -1,7 +1,8 @@
-// The CUDA backend: binds engine/backend.h to cuDNN (convolutions, batch norm in training), cuBLAS
-// (linear, the MFD products) and the own kernels of engine/cuda/kernels.cu. Float32 only; every
-// call is queued on the context's one stream (engine/cuda/context.h) and returns at once, except
-// copy_to_host (it waits, and then raises a bad label any check found, see context.h).
+// The CUDA backend: binds engine/backend.h to the op files of engine/cuda/ (kernels.h lists them:
+// cuDNN for convolution, batch norm and pooling, cuBLAS for linear and MFD's products, our kernels
+// for the rest). Float32 only; every call is queued on the context's one stream
+// (engine/cuda/context.h) and returns at once, except copy_to_host (it waits, and then raises a
+// bad label any check found, see context.h).
 #include <string>
 #include <vector>
 
@@ -9,7 +10,6 @@
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
-#include "engine/cuda/cudnn_ops.h"
 #include "engine/cuda/kernels.h"
 
 namespace mfd::cuda {
@@ -28,36 +28,6 @@ const int32_t* labels_of(const char* op, const Tensor& t) {
   MFD_CHECK(t.dtype() == DType::i32, op, ": labels must be i32, got ", dtype_name(t.dtype()));
   return static_cast<const int32_t*>(t.raw());
 }
-
-PoolShape pool_shape(const Tensor& x, const Tensor& y, const Pool2dParams& p) {
-  return PoolShape{x.size(0) * x.size(1), x.size(2), x.size(3), y.size(2), y.size(3), p};
-}
-
-ConvShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  ConvShape g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), 0, 0, p};
-  g.p = window_out_size(g.h, static_cast<int>(g.r), p.stride_h, p.pad_h);
-  g.q = window_out_size(g.w, static_cast<int>(g.s), p.stride_w, p.pad_w);
-  return g;
-}
-
-int blas_int(int64_t v, const char* op) {
-  MFD_CHECK(v >= 0 && v <= INT32_MAX, op, ": dimension ", v, " does not fit cuBLAS's int arguments; lower --batch");
-  return static_cast<int>(v);
-}
-
-// Row-major C (m, n) = alpha op(A) op(B) + beta C with op(A) (m, k), op(B) (k, n); lda, ldb, ldc
-// are the row-major leading dimensions. cuBLAS is column-major, so this computes C^T = op(B)^T
-// op(A)^T: the operands swap places and keep their transpose flags.
-void gemm_rm(const char* op, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-             const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (m == 0 || n == 0) return;
-  MFD_CUBLAS_CHECK(cublasSgemm(cublas(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-                               blas_int(n, op), blas_int(m, op), blas_int(k, op), &alpha, b, blas_int(ldb, op), a,
-                               blas_int(lda, op), &beta, c, blas_int(ldc, op)));
-}
-
-// From this many positions per map, MFD's backward product runs per sample straight into dx.
-constexpr int64_t kPerSampleMinPositions = 256;
 
 class CudaBackend final : public Backend {
  public:
@@ -177,8 +147,8 @@ class CudaBackend final : public Backend {
   }
   void max_pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Pool2dParams& p,
                            Tensor& dx) override {
-    cuda::max_pool2d_backward(f32("max_pool2d_backward", x), f32("max_pool2d_backward", dy),
-                              f32("max_pool2d_backward", dx), pool_shape(x, y, p));
+    const char* op = "max_pool2d_backward";
+    cuda::max_pool2d_backward(f32(op, x), f32(op, y), f32(op, dy), f32(op, dx), pool_shape(x, y, p));
   }
   void avg_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) override {
     cuda::avg_pool2d_forward(f32("avg_pool2d", x), f32("avg_pool2d", y), pool_shape(x, y, p));
@@ -195,48 +165,25 @@ class CudaBackend final : public Backend {
                                    dx.size(0) * dx.size(1), dx.size(2) * dx.size(3));
   }
 
-  // y (N, O) = x (N, I) w^T + b.
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) override {
     const char* op = "linear";
-    const int64_t n = x.size(0), in = x.size(1), out = w.size(0);
-    float* py = f32(op, y);
-    if (n * out == 0) return;
-    if (in == 0) {
-      cuda::fill(py, DType::f32, n * out, 0.0);
-    } else {
-      gemm_rm(op, false, true, n, out, in, 1.0f, f32(op, x), in, f32(op, w), in, 0.0f, py, out);
-    }
-    if (b.defined()) bias_add(py, f32(op, b), n, out, 1);
+    cuda::linear_forward(f32(op, x), f32(op, w), f32(op, b), f32(op, y), x.size(0), x.size(1), w.size(0));
   }
-
   void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
                        Tensor& db) override {
     const char* op = "linear_backward";
-    const int64_t n = x.size(0), in = x.size(1), out = w.size(0);
-    const float* pdy = f32(op, dy);
-    if (out > 0) {  // an empty product adds nothing
-      if (dx.defined()) gemm_rm(op, false, false, n, in, out, 1.0f, pdy, out, f32(op, w), in, 1.0f, f32(op, dx), in);
-      if (dw.defined() && n > 0)
-        gemm_rm(op, true, false, out, in, n, 1.0f, pdy, out, f32(op, x), in, 1.0f, f32(op, dw), in);
-    }
-    if (db.defined()) bias_grad(pdy, f32(op, db), n, out, 1);
+    cuda::linear_backward(f32(op, x), f32(op, w), f32(op, dy), f32(op, dx), f32(op, dw), f32(op, db), x.size(0),
+                          x.size(1), w.size(0));
   }
 
   void concat_channels_forward(const std::vector<Tensor>& xs, Tensor& y) override {
     const char* op = "concat_channels";
-    float* py = f32(op, y);
     const int64_t n = y.size(0), total = y.size(1), m = y.size(2) * y.size(3);
     int64_t start = 0;
     for (const Tensor& x : xs) {
       if (!x.defined()) continue;
-      const int64_t c = x.size(1);
-      if (n > 0 && c * m > 0) {
-        // N rows of c*M floats, from a packed piece into rows of total*M floats.
-        count_d2d_copy();
-        MFD_CUDA_CHECK(cudaMemcpy2DAsync(py + start * m, total * m * sizeof(float), f32(op, x), c * m * sizeof(float),
-                                         c * m * sizeof(float), n, cudaMemcpyDeviceToDevice, stream()));
-      }
-      start += c;
+      concat_forward_piece(f32(op, x), f32(op, y), n, total, start, x.size(1), m);
+      start += x.size(1);
     }
   }
 
@@ -283,50 +230,14 @@ class CudaBackend final : public Backend {
   void mfd_forward(const Tensor& x, MfdCentering centering, Tensor& y, Tensor& inv_norm, Tensor& corr, Tensor& loss,
                    Tensor& mean_abs) override {
     const char* op = "mfd_loss";
-    const int64_t b = x.size(0), d = x.size(1), m = x.size(2) * x.size(3), n = b * m;
-    float* py = f32(op, y);
-    float* pinv = f32(op, inv_norm);
-    float* pcorr = f32(op, corr);
-    mfd_center(f32(op, x), b, d, m, centering, py, pinv);
-    // S = y y^T (D, D): row-major C = A A^T with A = y (D, N).
-    if (d > 0) {
-      if (n > 0) {
-        gemm_rm(op, false, true, d, d, n, 1.0f, py, n, py, n, 0.0f, pcorr, d);
-      } else {
-        cuda::fill(pcorr, DType::f32, d * d, 0.0);
-      }
-    }
-    if (d == 0) {
-      cuda::fill(f32(op, loss), DType::f32, 1, 0.0);
-      cuda::fill(f32(op, mean_abs), DType::f32, 1, 0.0);
-      return;
-    }
-    mfd_normalize(pcorr, pinv, d, f32(op, loss), f32(op, mean_abs));
+    cuda::mfd_forward(f32(op, x), x.size(0), x.size(1), x.size(2) * x.size(3), centering, f32(op, y),
+                      f32(op, inv_norm), f32(op, corr), f32(op, loss), f32(op, mean_abs));
   }
-
   void mfd_backward(const Tensor& y, const Tensor& inv_norm, const Tensor& corr, const Tensor& dloss,
                     Tensor& dx) override {
     const char* op = "mfd_loss_backward";
-    const int64_t b = dx.size(0), d = dx.size(1), m = dx.size(2) * dx.size(3), n = b * m;
-    if (d == 0 || n == 0) return;
-    const float* py = f32(op, y);
-    float* pdx = f32(op, dx);
-    DeviceBuffer a(d * d * sizeof(float));
-    mfd_grad_matrix(f32(op, corr), f32(op, inv_norm), f32(op, dloss), a.as<float>(), d);
-    if (m >= kPerSampleMinPositions) {
-      // dx_k (D, M) += A y_k, y_k the columns [k M, (k+1) M) of y: one strided batch of GEMMs. In
-      // column-major terms dx_k^T (M, D) = y_k^T (M, D, ld N) A^T (D, D).
-      const float one = 1.0f;
-      MFD_CUBLAS_CHECK(cublasSgemmStridedBatched(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, blas_int(m, op), blas_int(d, op),
-                                                 blas_int(d, op), &one, py, blas_int(n, op), m, a.as<float>(),
-                                                 blas_int(d, op), 0, &one, pdx, blas_int(m, op), d * m,
-                                                 blas_int(b, op)));
-      return;
-    }
-    // Small maps: one wide GEMM dy (D, N) = A y, then added into dx's layout.
-    DeviceBuffer dy(d * n * sizeof(float));
-    gemm_rm(op, false, false, d, n, d, 1.0f, a.as<float>(), d, py, n, 0.0f, dy.as<float>(), n);
-    mfd_scatter_add(dy.as<float>(), pdx, b, d, m);
+    cuda::mfd_backward(f32(op, y), f32(op, inv_norm), f32(op, corr), f32(op, dloss), f32(op, dx), dx.size(0),
+                       dx.size(1), dx.size(2) * dx.size(3));
   }
 
   void margin_logits_forward(const Tensor& cos, const Tensor& labels, const MarginParams& p, Tensor& out) override {

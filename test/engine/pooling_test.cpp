@@ -3,6 +3,7 @@
 
 #include <limits>
 
+#include "engine/autograd.h"
 #include "engine/ops.h"
 #include "test/test_util.h"
 
@@ -77,6 +78,54 @@ TEST_P(PoolingTest, GradientsMatchFiniteDifferences) {
     Tensor x = Tensor::from_vector(v, {cs.n, cs.c, cs.h, cs.w}, DType::f64);
     expect_gradients(device(), [&](const std::vector<Tensor>& in) { return max_pool2d(in[0], cs.p); }, {x});
     expect_gradients(device(), [&](const std::vector<Tensor>& in) { return avg_pool2d(in[0], cs.p); }, {x});
+  }
+}
+
+// Ties, as post-ReLU zeros make them: the forward is exact, and each window's gradient goes to
+// one of its maxima. The CPU takes the first in row-major order (checked exactly); cuDNN may take
+// another of the tied maxima, which is as valid, so on CUDA the test checks what every valid
+// answer shares: per window, the gradient is conserved and lands only on elements equal to the
+// window's maximum.
+TEST_P(PoolingTest, MaxGradientGoesToAMaximumWithTies) {
+  for (const PoolCase& cs : kCases) {
+    SCOPED_TRACE(cs.what);
+    const Pool2dParams& p = cs.p;
+    std::vector<double> v = random_values(cs.n * cs.c * cs.h * cs.w, 40);
+    for (double& e : v) e = e < 0 ? 0.0 : (e < 0.5 ? 0.5 : 1.0);  // three levels: ties everywhere
+    const Tensor x64 = Tensor::from_vector(v, {cs.n, cs.c, cs.h, cs.w}, DType::f64);
+    const Tensor x = to_test_tensor(x64, device(), DType::f32).set_requires_grad(true);
+    const Tensor y = max_pool2d(x, p);
+    const int64_t oh_n = y.size(2), ow_n = y.size(3);
+    EXPECT_EQ(y.to_vector(), naive_pool(cs, v, true));
+    // One window at a time: dy is 1 at that window, so dx shows where its gradient went.
+    for (int64_t pl = 0; pl < cs.n * cs.c; pl += 2)
+      for (int64_t oh = 0; oh < oh_n; ++oh)
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          std::vector<double> dy(y.numel(), 0.0);
+          const int64_t o = (pl * oh_n + oh) * ow_n + ow;
+          dy[o] = 1.0;
+          Tensor xi = to_test_tensor(x64, device(), DType::f32).set_requires_grad(true);
+          backward(max_pool2d(xi, p), to_test_tensor(Tensor::from_vector(dy, y.shape(), DType::f64), device(), DType::f32));
+          const std::vector<double> dx = xi.grad().to_vector();
+          const double top = naive_pool(cs, v, true)[o];
+          double total = 0.0;
+          int64_t first = -1;
+          for (int i = 0; i < p.kernel_h; ++i)
+            for (int j = 0; j < p.kernel_w; ++j) {
+              const int64_t ih = oh * p.stride_h - p.pad_h + i, iw = ow * p.stride_w - p.pad_w + j;
+              if (ih < 0 || ih >= cs.h || iw < 0 || iw >= cs.w) continue;
+              const int64_t at = (pl * cs.h + ih) * cs.w + iw;
+              if (first < 0 && v[at] == top) first = at;
+              if (dx[at] != 0.0) {
+                EXPECT_EQ(v[at], top) << "gradient on a non-maximum at " << at;
+              }
+              total += dx[at];
+            }
+          EXPECT_DOUBLE_EQ(total, 1.0) << "window " << o;
+          if (device() == Device::cpu) {
+            EXPECT_EQ(dx[first], 1.0) << "the CPU's rule: the first maximum";
+          }
+        }
   }
 }
 

@@ -1,5 +1,5 @@
-// Row-wise kernels on (N, D) matrices: softmax cross-entropy and L2 normalisation.
-// Each row is one task; sums are taken in double.
+// Softmax cross-entropy on the CPU, one row (sample) per task, sums in double; and the top-1 hit
+// count of the training and evaluation sums.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -38,42 +38,16 @@ void softmax_cross_entropy_backward(const T* probs, const int32_t* labels, T dlo
   }
 }
 
-template <typename T> void l2_normalize_forward(const T* x, double eps, T* y, int64_t n, int64_t d) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    double sq = 0.0;
-    for (int64_t j = 0; j < d; ++j) sq += double(x[i * d + j]) * x[i * d + j];
-    const double inv = 1.0 / std::max(std::sqrt(sq), eps);
-    for (int64_t j = 0; j < d; ++j) y[i * d + j] = static_cast<T>(x[i * d + j] * inv);
-  }
-}
-
-template <typename T>
-void l2_normalize_backward(const T* x, const T* y, const T* dy, double eps, T* dx, int64_t n,
-                           int64_t d) {
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    double sq = 0.0, y_dot_dy = 0.0;
-    for (int64_t j = 0; j < d; ++j) {
-      sq += double(x[i * d + j]) * x[i * d + j];
-      y_dot_dy += double(y[i * d + j]) * dy[i * d + j];
-    }
-    const double norm = std::sqrt(sq);
-    // Above eps, y = x / |x| and dx = (dy - y (y . dy)) / |x|; below it y = x / eps is linear.
-    const bool clamped = norm < eps;
-    const double inv = 1.0 / (clamped ? eps : norm);
-    for (int64_t j = 0; j < d; ++j) {
-      const double along = clamped ? 0.0 : y[i * d + j] * y_dot_dy;
-      dx[i * d + j] += static_cast<T>((dy[i * d + j] - along) * inv);
-    }
-  }
+template <typename T> void count_correct(const T* scores, const int32_t* labels, int64_t n, int64_t k, T* out) {
+  int64_t hits = 0;
+  for (int64_t i = 0; i < n; ++i) hits += std::max_element(scores + i * k, scores + (i + 1) * k) - (scores + i * k) == labels[i];
+  *out += static_cast<T>(hits);
 }
 
 #define MFD_INSTANTIATE(T)                                                                        \
   template void softmax_cross_entropy_forward<T>(const T*, const int32_t*, T*, T*, int64_t, int64_t); \
   template void softmax_cross_entropy_backward<T>(const T*, const int32_t*, T, T*, int64_t, int64_t); \
-  template void l2_normalize_forward<T>(const T*, double, T*, int64_t, int64_t);                 \
-  template void l2_normalize_backward<T>(const T*, const T*, const T*, double, T*, int64_t, int64_t);
+  template void count_correct<T>(const T*, const int32_t*, int64_t, int64_t, T*);
 MFD_INSTANTIATE(float)
 MFD_INSTANTIATE(double)
 #undef MFD_INSTANTIATE

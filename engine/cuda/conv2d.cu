@@ -1,10 +1,10 @@
-// cuDNN calls (see cudnn_ops.h). These are cuDNN's legacy (v7-style) convolution and batch-norm
-// entry points, deprecated in cuDNN 9 in favour of the graph API; docs/design-notes.md lists them.
-#include "engine/cuda/cudnn_ops.h"
-
+// Convolution on CUDA: cuDNN's forward, backward-data and backward-filter (grouped and depthwise
+// through the group count) with the algorithm of each (direction, shape, math settings) chosen
+// once by measurement (FindEx) and cached with its workspace, and the bias added and reduced by
+// our own kernels (also linear's). These are cuDNN's legacy (v7-style) entry points, deprecated
+// in cuDNN 9 in favour of the graph API; docs/design-notes.md lists them.
 #include <algorithm>
 #include <array>
-#include <climits>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -12,29 +12,13 @@
 #include <vector>
 
 #include "engine/cuda/allocator.h"
-#include "engine/cuda/check.h"
-#include "engine/cuda/context.h"
+#include "engine/cuda/cudnn_util.h"
+#include "engine/cuda/kernels.h"
+#include "engine/cuda/reduce.cuh"
 
 namespace mfd::cuda {
 
 namespace {
-
-int as_int(int64_t v, const char* what) {
-  MFD_CHECK(v >= 0 && v <= INT_MAX, "cuDNN: ", what, " = ", v, " does not fit cuDNN's int arguments; lower --batch");
-  return static_cast<int>(v);
-}
-
-struct TensorDesc {
-  cudnnTensorDescriptor_t d = nullptr;
-  TensorDesc(int64_t n, int64_t c, int64_t h, int64_t w) {
-    MFD_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d));
-    MFD_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, as_int(n, "N"), as_int(c, "C"),
-                                               as_int(h, "H"), as_int(w, "W")));
-  }
-  ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
-};
 
 struct FilterDesc {
   cudnnFilterDescriptor_t d = nullptr;
@@ -172,8 +156,6 @@ template <typename WorkspaceOf> ConvAlgo with_run_workspace(ConvAlgo a, const Co
   return a;
 }
 
-const float kOne = 1.0f, kZero = 0.0f;
-
 // MFD_CUDNN_ALGO=heuristic: algorithms from cuDNN's heuristics (cudnnGet*Algorithm_v7, nothing
 // run) instead of measured with FindEx; for compute-sanitizer, under which the exhaustive
 // measurements of every shape would take minutes. The workspace it allows: 1 GiB.
@@ -185,6 +167,10 @@ bool use_heuristics() {
   return heuristic;
 }
 constexpr size_t kHeuristicWorkspaceLimit = size_t(1) << 30;
+
+__global__ void bias_add_kernel(float* y, const float* b, int64_t n, int64_t c, int64_t m) {
+  MFD_GRID_STRIDE(i, n * c * m) y[i] += b[(i / m) % c];
+}
 
 }  // namespace
 
@@ -294,40 +280,19 @@ void cudnn_conv2d_backward_filter(const float* x, const float* dy, float* dw, co
                                                  a.workspace, &kOne, d.w.d, dw));
 }
 
-bool cudnn_batch_norm_usable(int64_t n, int64_t c, int64_t h, int64_t w, double eps) {
-  static const bool own = [] {
-    const char* v = std::getenv("MFD_CUDA_OWN_BN");
-    return v && v[0] == '1';
-  }();
-  return !own && eps >= CUDNN_BN_MIN_EPSILON && n * h * w > 1 && n <= INT_MAX && c <= INT_MAX && h <= INT_MAX &&
-         w <= INT_MAX;
+void bias_add(float* y, const float* b, int64_t n, int64_t c, int64_t m) {
+  MFD_LAUNCH_1D("bias_add", bias_add_kernel, n * c * m, y, b, n, c, m);
 }
 
-void cudnn_batch_norm_forward_train(const float* x, const float* gamma, const float* beta, double momentum,
-                                    double eps, float* running_mean, float* running_var, float* y,
-                                    float* save_mean, float* save_invstd, int64_t n, int64_t c, int64_t h,
-                                    int64_t w) {
-  cudnnHandle_t hd = cudnn();
-  TensorDesc xd(n, c, h, w), pd(1, c, 1, 1);
-  // Spatial mode: per-channel statistics over (N, H, W); the running variance is updated with
-  // the unbiased variance and factor `momentum` (PyTorch's convention), saveInvVariance is
-  // 1 / sqrt(var + eps) with the biased variance, as our save_invstd.
-  MFD_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(hd, CUDNN_BATCHNORM_SPATIAL, &kOne, &kZero, xd.d, x, xd.d, y,
-                                                         pd.d, gamma, beta, momentum, running_mean, running_var, eps,
-                                                         save_mean, save_invstd));
-}
-
-void cudnn_batch_norm_backward(const float* x, const float* gamma, const float* save_mean,
-                               const float* save_invstd, const float* dy, float* dx, float* dgamma, float* dbeta,
-                               int64_t n, int64_t c, int64_t h, int64_t w) {
-  cudnnHandle_t hd = cudnn();
-  TensorDesc xd(n, c, h, w), pd(1, c, 1, 1);
-  // beta = 1 for the data and the parameter gradients: all three accumulate. The saved
-  // statistics are given, so epsilon only has to satisfy cuDNN's lower bound.
-  const double eps = std::max(1e-5, double(CUDNN_BN_MIN_EPSILON));
-  MFD_CUDNN_CHECK(cudnnBatchNormalizationBackward(hd, CUDNN_BATCHNORM_SPATIAL, &kOne, &kOne, &kOne, &kOne, xd.d, x,
-                                                  xd.d, dy, xd.d, dx, pd.d, gamma, dgamma, dbeta, eps, save_mean,
-                                                  save_invstd));
+void bias_grad(const float* dy, float* db, int64_t n, int64_t c, int64_t m) {
+  if (c == 0) return;
+  const int splits = channel_splits(n, c, m);
+  DeviceBuffer parts(c * splits * sizeof(double));
+  channel_sums_kernel<<<dim3(static_cast<unsigned>(c), splits), kThreads, 0, stream()>>>(
+      dy, nullptr, nullptr, nullptr, n, c, m, parts.as<double>(), nullptr);
+  MFD_CUDA_LAUNCH_CHECK("bias_grad");
+  bias_grad_finalize_kernel<<<blocks_for(c), kThreads, 0, stream()>>>(parts.as<double>(), splits, c, db);
+  MFD_CUDA_LAUNCH_CHECK("bias_grad_finalize");
 }
 
 }  // namespace mfd::cuda
