@@ -161,8 +161,8 @@ quickstart: $(DEPS_STAMP) $(BIN)/quickstart
 # runs them there), linked under build/gpu-bundle-obj/{bin,lib}, checked to need no shared library
 # beyond the C library's, libstdc++ (bench_* only), cuDNN and cuBLAS, and packed into
 # $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz: each program holds its own static OpenBLAS (every CPU's
-# kernels, about 25 MiB), which xz -9's 64 MiB window stores once, so the archive travels (carry
-# build/gpu-bundle) at a fraction of the programs' size; gpu-check.sh unpacks it beside itself.
+# kernels, about 25 MiB), which xz -9's 64 MiB window stores once, so the archive is a fraction of
+# the programs' size to copy to the GPU machine; gpu-check.sh unpacks it beside itself.
 # The programs are listed in scripts/gpu-bundle.list, which gpu-check.sh reads too. CUDA code is
 # built with -lineinfo, so that a compute-sanitizer report names the file and line.
 GPU_BUNDLE_PROGRAMS := $(shell sed -n 's/^programs: *//p' scripts/gpu-bundle.list)
@@ -181,8 +181,8 @@ gpu-bundle: $(DEPS_STAMP) scripts/gpu-bundle.list
 	rm -rf $(GPU_BUNDLE)/bin $(GPU_BUNDLE)/lib
 	XZ_OPT='-9 -T1' tar -C $(GPU_BUNDLE_STAGE) -cJf $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz.part $(addprefix bin/,$(GPU_BUNDLE_PROGRAMS)) lib
 	mv $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz.part $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz
-	@size=$$(du -sm $(GPU_BUNDLE) | cut -f1); echo "gpu-bundle: $(GPU_BUNDLE) is $$size MiB; carry it (scripts/gpu-check.sh unpacks it)"; \
-	  if [ $$size -gt 48 ]; then echo "gpu-bundle: over 48 MiB, too large to travel with the working tree" >&2; exit 1; fi
+	@size=$$(du -sm $(GPU_BUNDLE) | cut -f1); echo "gpu-bundle: $(GPU_BUNDLE) is $$size MiB; copy it with the working tree to the GPU machine and run scripts/gpu-check.sh there"; \
+	  if [ $$size -gt 48 ]; then echo "gpu-bundle: over 48 MiB, too large to copy along with the working tree" >&2; exit 1; fi
 
 clean:
 	rm -rf build bin

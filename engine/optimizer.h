@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "layers/module.h"
+#include "engine/tensor.h"
 
 namespace mfd {
 

@@ -28,15 +28,6 @@ void Generator::dropout_mask_(Tensor& mask, double p) {
   backend_for(mask).dropout_mask(mask, p, seed_, start);
 }
 
-double Generator::uniform() { return philox_uniform(seed_, reserve(1), 0); }
-
-uint64_t Generator::below(uint64_t n) {
-  uint64_t k = static_cast<uint64_t>(uniform() * static_cast<double>(n));
-  return k < n ? k : n - 1;
-}
-
-bool Generator::bernoulli(double p) { return uniform() < p; }
-
 static int64_t receptive_field(const Tensor& w) {
   int64_t r = 1;
   for (int i = 2; i < w.ndim(); ++i) r *= w.size(i);

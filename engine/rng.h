@@ -20,10 +20,6 @@ class Generator {
   void normal_(Tensor& t, double mean, double std);
   // A scaled keep-mask: 1/(1-p) with probability 1-p, else 0.
   void dropout_mask_(Tensor& mask, double p);
-  // Host-side draws for data code (shuffles, crop offsets).
-  double uniform();
-  uint64_t below(uint64_t n);  // uniform integer in [0, n)
-  bool bernoulli(double p);     // true with probability p (horizontal flips)
 
  private:
   uint64_t seed_;

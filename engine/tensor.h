@@ -2,6 +2,8 @@
 // Copying a Tensor copies the handle, not the data: t2 = t aliases t. Always contiguous.
 #pragma once
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/dtype.h"
@@ -80,6 +82,9 @@ class Tensor {
  private:
   std::shared_ptr<TensorImpl> impl_;
 };
+
+// A tensor by name ("layer1.0.conv1.weight"), pointing at the tensor its module or optimizer owns.
+using NamedTensor = std::pair<std::string, Tensor*>;
 
 // How many times the host has read tensor values (to_vector, item) since the start.
 int64_t tensor_host_reads();

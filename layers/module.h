@@ -13,7 +13,6 @@
 
 namespace mfd {
 
-using NamedTensor = std::pair<std::string, Tensor*>;
 using NamedGenerator = std::pair<std::string, Generator*>;
 
 class Module {

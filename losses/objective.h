@@ -23,7 +23,7 @@ const char* loss_kind_name(LossKind kind);
 struct ObjectiveConfig {
   LossKind kind = LossKind::softmax;
   double lambda = 0.0;                        // MFD weight (the paper uses 1)
-  std::vector<int> mfd_stages = {0, 1, 2, 3, 4};
+  std::vector<int> mfd_stages;                // empty: every stage of the model
   MfdCentering centering = MfdCentering::batch;
   double center_weight = 0.003, center_alpha = 0.5;  // Center Loss (Wen et al.)
   double am_scale = 30.0, am_margin = 0.35;          // AM-Softmax

@@ -20,9 +20,23 @@ SmallCnn::SmallCnn(int in_channels, int image_size, int num_classes, Generator& 
   classifier_ = register_module("classifier", std::make_shared<Linear>(128, num_classes, gen));
 }
 
-Tensor SmallCnn::forward(const Tensor& x) {
+ModelOutput SmallCnn::run(const Tensor& x) {
   MFD_MODULE_RANGE();
-  return classifier_->forward(relu(hidden_->forward(flatten(features_->forward(x)))));
+  ModelOutput out;
+  Tensor h = x;
+  int layer = 0;
+  for (auto& [name, child] : features_->children()) {
+    h = child->forward(h);
+    if (++layer % 4 == 0 || layer == 11) out.stages.push_back(h);  // after each pool, and the last ReLU
+  }
+  out.embedding = relu(hidden_->forward(flatten(h)));
+  out.logits = classifier_->forward(out.embedding);
+  return out;
+}
+
+std::shared_ptr<Model> make_small_cnn(const ModelConfig& config, Generator& gen) {
+  return std::make_shared<SmallCnn>(config.in_channels, config.image_size, config.num_classes, gen,
+                                    scaled_channels(32, config.width));
 }
 
 }  // namespace mfd

@@ -2,8 +2,8 @@
 # scripts/gpu-check.sh [--no-gpu] [LOG_DIR]: the one prepared command for a GPU machine that has
 # the NVIDIA driver, PyTorch with CUDA (its pip install brings cuDNN 9 and cuBLAS 13) and none of
 # this project's build dependencies. Run it from the root of a copy of the working tree that
-# holds build/gpu-bundle (`make gpu-bundle` here; the device tool carries it: carry
-# build/gpu-bundle); it unpacks build/gpu-bundle/mfd-gpu-bundle.tar.xz into build/gpu-bundle/.
+# holds build/gpu-bundle (made by `make gpu-bundle` on a build machine and copied along); it
+# unpacks build/gpu-bundle/mfd-gpu-bundle.tar.xz into build/gpu-bundle/.
 #
 #   step          budget  what
 #   environment     ~40   GPU (nvidia-smi), driver; finds libcudnn.so.9 and libcublas.so.13
@@ -65,7 +65,7 @@ if [ -f "$BUNDLE/mfd-gpu-bundle.tar.xz" ] && { [ ! -x "$BIN/mfd_tests" ] || [ "$
   echo "unpacked $BUNDLE/mfd-gpu-bundle.tar.xz ($(du -sm "$BUNDLE/bin" | cut -f1) MiB of programs)"
 fi
 for p in $PROGRAMS; do
-  [ -x "$BIN/$p" ] || die "no $BIN/$p: run \`make gpu-bundle\` on the build machine and carry build/gpu-bundle"
+  [ -x "$BIN/$p" ] || die "no $BIN/$p: run \`make gpu-bundle\` on the build machine and copy build/gpu-bundle here"
 done
 if [ "$NO_GPU" = 0 ]; then
   command -v nvidia-smi >/dev/null || die "nvidia-smi not found: no NVIDIA driver on this machine (or use --no-gpu)"

@@ -3,6 +3,7 @@
 //                                 (without, with MFD) also their difference
 //   analyze feature-maps RUN --stage S --image N [--channels 64] [--threshold T] --out FILE.png
 //                                 the maps of one test image at one stage (Figures 1, 4, 5)
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -16,16 +17,22 @@ namespace {
 
 int correlations(const std::vector<std::string>& runs, const std::string& data_dir) {
   std::vector<mfd::Evaluation> evals;
+  for (const std::string& run : runs) evals.push_back(mfd::cached_evaluation(run, data_dir));
+  size_t stages = 0;
+  for (const mfd::Evaluation& ev : evals) stages = std::max(stages, ev.mean_abs_corr.size());
   std::printf("Mean |correlation| between the channels of each stage (test batches of 128, evaluation mode, "
-              "dead channels counted as 0)\n\n| run | test acc (%%) | stage 0 | stage 1 | stage 2 | stage 3 | stage 4 |\n"
-              "|---|---|---|---|---|---|---|\n");
-  for (const std::string& run : runs) {
-    evals.push_back(mfd::cached_evaluation(run, data_dir));
-    std::printf("| %s | %.2f |", run.c_str(), 100 * evals.back().test_acc);
-    for (double c : evals.back().mean_abs_corr) std::printf(" %.3f |", c);
+              "dead channels counted as 0)\n\n| run | test acc (%%) |");
+  for (size_t s = 0; s < stages; ++s) std::printf(" stage %zu |", s);
+  std::printf("\n|---|---|");
+  for (size_t s = 0; s < stages; ++s) std::printf("---|");
+  std::printf("\n");
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const std::string& run = runs[i];
+    std::printf("| %s | %.2f |", run.c_str(), 100 * evals[i].test_acc);
+    for (double c : evals[i].mean_abs_corr) std::printf(" %.3f |", c);
     std::printf("\n");
   }
-  if (evals.size() == 2) {
+  if (evals.size() == 2 && evals[0].mean_abs_corr.size() == evals[1].mean_abs_corr.size()) {
     std::printf("| difference (second - first) | %+.2f |", 100 * (evals[1].test_acc - evals[0].test_acc));
     for (size_t s = 0; s < evals[0].mean_abs_corr.size(); ++s) {
       const double d = evals[1].mean_abs_corr[s] - evals[0].mean_abs_corr[s];

@@ -148,15 +148,10 @@ const char* run_state_name(RunState state) {
 RunState run_state(const PlannedRun& run, std::string* why) {
   const fs::path dir(run.dir);
   if (!fs::exists(dir / "config.json")) return RunState::missing;
-  const Json stored = read_json_file((dir / "config.json").string());
-  std::string differences;
-  std::map<std::string, std::string> wanted = run.config.to_map();
-  for (const auto& [key, value] : wanted)
-    if (!is_execution_key(key) && (!stored.has(key) || stored.at(key).text != value))
-      differences += (differences.empty() ? "" : ", ") + key + " (stored " +
-                     (stored.has(key) ? stored.at(key).text : "absent") + ", requested " + value + ")";
-  for (const auto& [key, value] : stored.fields)
-    if (!is_execution_key(key) && !wanted.count(key)) differences += (differences.empty() ? "" : ", ") + key + " (only stored)";
+  const Json json = read_json_file((dir / "config.json").string());
+  std::map<std::string, std::string> stored;
+  for (const auto& [key, value] : json.fields) stored[key] = value.text;
+  const std::string differences = join(config_differences(stored, run.config.to_map(), is_execution_key), ", ");
   if (!differences.empty()) {
     if (why) *why = differences;
     return RunState::conflicting;

@@ -54,7 +54,9 @@ std::vector<int> correlated_groups(const std::vector<std::vector<float>>& maps, 
 FeatureMapSummary write_feature_maps(const std::string& path, const FeatureMapOptions& o, const std::string& png_path) {
   TrainedRun run = load_trained(path, o.data_dir);
   const ImageDataset& test = run.session.test;
-  MFD_CHECK(o.stage >= 0 && o.stage <= 4, "--stage ", o.stage, " is outside 0..4");
+  const int stages = static_cast<int>(run.session.model->stages().size());
+  MFD_CHECK(o.stage >= 0 && o.stage < stages, "--stage ", o.stage, ": ", run.session.config.model, " has stages 0..",
+            stages - 1);
   MFD_CHECK(o.image >= 0 && o.image < test.n, "--image ", o.image, " is outside the test set (", test.n, " images)");
   MFD_CHECK(o.channels >= 1, "--channels must be >= 1");
   Tensor x, y;

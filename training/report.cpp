@@ -48,12 +48,12 @@ SeedStats accuracy(const CellRuns& cell) {
 }
 
 // Mean |correlation| per stage of the finished runs of a cell.
-std::vector<SeedStats> correlations(const CellRuns& cell, const std::string& data_dir) {
-  std::vector<std::vector<double>> per_stage(5);
+std::vector<SeedStats> correlations(const CellRuns& cell, const std::string& data_dir, size_t stages) {
+  std::vector<std::vector<double>> per_stage(stages);
   for (const PlannedRun& r : cell.runs)
     if (finished(r)) {
       const Evaluation ev = cached_evaluation(r.dir, data_dir);
-      for (size_t s = 0; s < 5 && s < ev.mean_abs_corr.size(); ++s) per_stage[s].push_back(ev.mean_abs_corr[s]);
+      for (size_t s = 0; s < stages && s < ev.mean_abs_corr.size(); ++s) per_stage[s].push_back(ev.mean_abs_corr[s]);
     }
   std::vector<SeedStats> out;
   for (const auto& v : per_stage) out.push_back(seed_stats(v));
@@ -107,21 +107,26 @@ std::string header(const std::string& grid, const GridOptions& o, const std::vec
 std::string correlation_table(const std::vector<CellRuns>& cells, const GridOptions& o, bool with_mfd) {
   std::ostringstream s;
   const int n = static_cast<int>(o.seeds.size());
-  std::vector<SeedStats> base = correlations(cells[0], o.data_dir), mfd = correlations(cells[1], o.data_dir);
+  const size_t stages = cells[0].runs.empty() ? 0 : model_entry(cells[0].runs[0].config.model).stages.size();
+  std::vector<SeedStats> base = correlations(cells[0], o.data_dir, stages), mfd = correlations(cells[1], o.data_dir, stages);
   const std::vector<double> paper0 = paper_correlations(0), paper1 = paper_correlations(1);
   s << (with_mfd ? "Table III: mean |correlation| per stage, ResNet50 trained with Softmax + MFD (lambda 1)\n\n"
                  : "Table I: mean |correlation| per stage, ResNet50 trained with Softmax only\n\n");
-  s << "| Stage | 0 | 1 | 2 | 3 | 4 |\n|---|---|---|---|---|---|\n| ours |";
+  s << "| Stage |";
+  for (size_t i = 0; i < stages; ++i) s << " " << i << " |";
+  s << "\n|---|";
+  for (size_t i = 0; i < stages; ++i) s << "---|";
+  s << "\n| ours |";
   for (const SeedStats& st : with_mfd ? mfd : base) s << " " << cell_text(st, n, 3) << " |";
   if (with_mfd) {
     s << "\n| ours: difference to Softmax only |";
-    for (int i = 0; i < 5; ++i) s << " " << delta(mfd[i].mean, base[i].mean, 3) << " |";
+    for (size_t i = 0; i < stages; ++i) s << " " << delta(mfd[i].mean, base[i].mean, 3) << " |";
   }
   s << "\n| paper |";
-  for (int i = 0; i < 5; ++i) s << " " << fixed(with_mfd ? paper1[i] : paper0[i], 3) << " |";
+  for (size_t i = 0; i < stages && i < paper0.size(); ++i) s << " " << fixed(with_mfd ? paper1[i] : paper0[i], 3) << " |";
   if (with_mfd) {
     s << "\n| paper: difference |";
-    for (int i = 0; i < 5; ++i) s << " " << delta(paper1[i], paper0[i], 3) << " |";
+    for (size_t i = 0; i < stages && i < paper0.size(); ++i) s << " " << delta(paper1[i], paper0[i], 3) << " |";
   }
   s << "\n";
   return s.str();

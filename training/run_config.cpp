@@ -40,7 +40,8 @@ const std::vector<Option>& options() {
       {"lambda", true, [](RunConfig& c, const std::string& v) { c.objective.lambda = parse_double("--lambda", v); },
        [](const RunConfig& c) { return number(c.objective.lambda); }, "MFD weight (the paper: 1; 0 = classification loss only)"},
       {"mfd-stages", true, [](RunConfig& c, const std::string& v) { c.objective.mfd_stages = parse_ints("--mfd-stages", v); },
-       [](const RunConfig& c) { return join_numbers(c.objective.mfd_stages); }, "stages that get MFD"},
+       [](const RunConfig& c) { return c.objective.mfd_stages.empty() ? "all" : join_numbers(c.objective.mfd_stages); },
+       "stages that get MFD (their names: --help of the model, or the error for a wrong one)"},
       {"mfd-center", true, [](RunConfig& c, const std::string& v) {
          try { c.objective.centering = parse_mfd_centering(v); } catch (const Error& e) { throw UsageError(e.what()); }
        },
@@ -67,6 +68,15 @@ const std::vector<Option>& options() {
        [](const RunConfig& c) { return join_numbers(c.milestones); }, "epochs where the rate is multiplied by --gamma"},
       {"gamma", true, [](RunConfig& c, const std::string& v) { c.gamma = parse_double("--gamma", v); },
        [](const RunConfig& c) { return number(c.gamma); }, "rate factor at each milestone"},
+      {"schedule", true, [](RunConfig& c, const std::string& v) {
+         if (v != "step" && v != "cosine") throw UsageError("unknown schedule '" + v + "' (valid: step, cosine)");
+         c.schedule = v;
+       },
+       [](const RunConfig& c) { return c.schedule; },
+       "step (the paper's: --milestones, --gamma) or cosine (from --lr to 0 over every step of the run)"},
+      {"augment", true, [](RunConfig& c, const std::string& v) { c.augment = parse_bool("--augment", v); },
+       [](const RunConfig& c) { return c.augment ? "true" : "false"; },
+       "the paper's training augmentation: 4-pixel padding, random crop, horizontal flip"},
       {"seed", true, [](RunConfig& c, const std::string& v) { c.seed = static_cast<uint64_t>(parse_int("--seed", v)); },
        [](const RunConfig& c) { return std::to_string(c.seed); }, "seed of initialisation, order and augmentation"},
       {"device", true, [](RunConfig& c, const std::string& v) {
@@ -87,6 +97,10 @@ const std::vector<Option>& options() {
        [](const RunConfig& c) { return c.deterministic ? "true" : "false"; }, "CUDA: deterministic algorithms and no TF32 (CPU: always deterministic)"},
       {"force", false, [](RunConfig& c, const std::string& v) { c.force = parse_bool("--force", v); },
        [](const RunConfig& c) { return c.force ? "true" : "false"; }, "overwrite a finished run in --out"},
+      {"dropout", true, [](RunConfig& c, const std::string& v) { c.dropout = v == "default" ? -1 : parse_double("--dropout", v); },
+       [](const RunConfig& c) { return c.dropout < 0 ? std::string("default") : number(c.dropout); },
+       "dropout where the model has one: mobilenet_v2 before its classifier (default 0.2), wide_resnet28_10 "
+       "between a block's convolutions (default 0; the WRN paper's 0.3)"},
       {"width", true, [](RunConfig& c, const std::string& v) { c.width = parse_double("--width", v); },
        [](const RunConfig& c) { return number(c.width); }, "channel multiplier for small runs"},
       {"limit-train", true, [](RunConfig& c, const std::string& v) { c.limit_train = parse_int("--limit-train", v); },
@@ -113,8 +127,17 @@ void validate_run_config(RunConfig& c) {
       c.objective.lambda < 0)
     throw UsageError("out of range: needs --epochs >= 1, --batch >= 2, --lr >= 0, --width > 0, --eval-every >= 1, "
                      "--workers >= 0, --lambda >= 0");
+  if (c.dropout >= 1) throw UsageError("out of range: needs --dropout < 1");
+  // The stages are the model's: all of them by default, and a wrong one is named with the list.
+  const std::vector<std::string>& stages = model_entry(c.model).stages;
+  if (c.objective.mfd_stages.empty())
+    for (int s = 0; s < static_cast<int>(stages.size()); ++s) c.objective.mfd_stages.push_back(s);
   for (int s : c.objective.mfd_stages)
-    if (s < 0 || s > 4) throw UsageError("--mfd-stages: stage " + std::to_string(s) + " is outside 0..4");
+    if (s < 0 || s >= static_cast<int>(stages.size())) {
+      std::string list;
+      for (size_t i = 0; i < stages.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + " (" + stages[i] + ")";
+      throw UsageError("--mfd-stages: " + c.model + " has no stage " + std::to_string(s) + "; its stages: " + list);
+    }
   if (c.out.empty())
     c.out = "runs/" + c.model + "-" + c.dataset + "-lambda" + number(c.objective.lambda) + "-seed" + std::to_string(c.seed);
 }
@@ -166,6 +189,7 @@ ModelConfig model_config_for(const RunConfig& config, const ImageDataset& data) 
   mc.in_channels = static_cast<int>(data.c);
   mc.image_size = static_cast<int>(data.h);
   mc.width = config.width;
+  if (config.dropout >= 0) mc.mobilenet_dropout = mc.wrn_dropout = config.dropout;
   return mc;
 }
 
@@ -194,6 +218,10 @@ std::vector<std::string> config_differences(const std::map<std::string, std::str
   for (const auto& [key, value] : requested) {
     if (ignore(key)) continue;
     auto it = stored.find(key);
+    static const std::map<std::string, std::string> defaults = RunConfig().to_map();
+    auto d = defaults.find(key);
+    const bool added_later = it == stored.end() && d != defaults.end() && d->second == value;  // an option newer than the run
+    if (added_later) continue;
     if (it == stored.end()) out.push_back("--" + key + " (absent before, now " + value + ")");
     else if (it->second != value) out.push_back("--" + key + " (" + it->second + " before, now " + value + ")");
   }

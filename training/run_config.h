@@ -22,12 +22,15 @@ struct RunConfig {
   int64_t batch = 128;
   double lr = 0.1, momentum = 0.9, weight_decay = 5e-4, gamma = 0.1;
   std::vector<int> milestones = {30, 60, 90};
+  std::string schedule = "step";          // step (milestones) or cosine (to 0 over every step)
+  bool augment = true;                    // pad 4, random crop, flip
   uint64_t seed = 0;
   std::string device = "auto";            // auto | cpu | cuda[:N]
   std::string data_dir = "data";
   std::string out;                        // default runs/MODEL-DATASET-lambdaL-seedS
   bool resume = false, deterministic = false, force = false;
   double width = 1.0;
+  double dropout = -1;                    // where the model has dropout; < 0: the model's default
   int64_t limit_train = 0, limit_test = 0;  // first N samples; 0 = all
   int eval_every = 1;
   int workers = 2;
@@ -54,7 +57,8 @@ RunConfig run_config_from_map(const std::map<std::string, std::string>& m);
 // how much is evaluated); any other difference makes it another run.
 bool may_change_on_resume(const std::string& key);
 // The settings that differ between two configurations (as to_map gives them), except those
-// `ignore` accepts, each as "--key (stored before, now requested)".
+// `ignore` accepts, each as "--key (stored before, now requested)". A setting the stored run
+// lacks (an option added since) differs only when requested other than its default.
 std::vector<std::string> config_differences(const std::map<std::string, std::string>& stored,
                                             const std::map<std::string, std::string>& requested,
                                             const std::function<bool(const std::string&)>& ignore);

@@ -134,6 +134,7 @@ class Loop {
     LoaderOptions lo;
     lo.batch = cfg.batch;
     lo.seed = cfg.seed;
+    if (!cfg.augment) lo.pad = 0, lo.flip = false;
     lo.workers = cfg.workers;
     lo.device = s.device;
     loader_ = std::make_unique<BatchLoader>(s.train, lo);
@@ -185,7 +186,6 @@ class Loop {
   // of the steps since then are lost, never saved: the last checkpoint stays the last good one).
   int run_epoch() {
     const auto t0 = std::chrono::steady_clock::now();
-    opt_->set_lr(schedule_.lr_at(epoch_));
     s_.model->train();
     if (s_.device == Device::cuda) reset_device_peak();
     loader_->start_epoch(epoch_, step_);
@@ -200,6 +200,7 @@ class Loop {
         MFD_NVTX_RANGE("data");
         if (!loader_->next(x, y)) break;
       }
+      opt_->set_lr(lr_at(epoch_, step_));
       last = train_step(s_, *opt_, x, y, sums_);
       const int64_t global = epoch_ * steps_ + step_;
       if (global == nan_step) sums_.poison();
@@ -250,6 +251,14 @@ class Loop {
     eval_seconds_ = r.seconds;
     final_acc_ = r.accuracy;
     return r;
+  }
+
+  // The learning rate of a step: the paper's steps at the milestones, or cosine annealing from
+  // --lr to 0 over every step of the run.
+  double lr_at(int epoch, int64_t step) const {
+    if (cfg_.schedule != "cosine") return schedule_.lr_at(epoch);
+    const double done = static_cast<double>(epoch) * steps_ + step, total = static_cast<double>(cfg_.epochs) * steps_;
+    return 0.5 * cfg_.lr * (1.0 + std::cos(M_PI * done / total));
   }
 
   // The run's seconds after the current loop: the later epochs' training and evaluations.

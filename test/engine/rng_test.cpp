@@ -85,22 +85,6 @@ TEST(RngThreads, ValuesDoNotDependOnTheThreadCount) {
   EXPECT_EQ(a.to_vector(), b.to_vector());
 }
 
-TEST(RngHost, BelowIsInRangeAndCoversIt) {
-  Generator g(5);
-  std::vector<int> hits(7, 0);
-  for (int i = 0; i < 7000; ++i) {
-    uint64_t k = g.below(7);
-    ASSERT_LT(k, 7u);
-    ++hits[k];
-  }
-  for (int h : hits) EXPECT_NEAR(h, 1000, 150);
-  int flips = 0;
-  for (int i = 0; i < 10000; ++i) flips += g.bernoulli(0.5);
-  EXPECT_NEAR(flips, 5000, 200);
-  EXPECT_FALSE(g.bernoulli(0.0));
-  EXPECT_TRUE(g.bernoulli(1.0));
-}
-
 MFD_INSTANTIATE_DEVICES(RngTest);
 
 }  // namespace

@@ -60,9 +60,17 @@ TEST(ObjectiveNames, InvalidChoicesListTheValidOnes) {
   EXPECT_NE(error_message([] { parse_loss_kind("cosface"); }).find("valid: softmax, center, amsoftmax, arcface"),
             std::string::npos);
   ObjectiveConfig cfg;
-  cfg.mfd_stages = {5};
+  cfg.mfd_stages = {-1};
   Generator gen(0);
-  EXPECT_NE(error_message([&] { Objective o(cfg, 3, 4, gen); }).find("outside 0..4"), std::string::npos);
+  EXPECT_NE(error_message([&] { Objective o(cfg, 3, 4, gen); }).find("MFD stage -1 is negative"), std::string::npos);
+  // A stage the model does not have is found where its outputs are known.
+  cfg.lambda = 1.0;
+  cfg.mfd_stages = {2};
+  Objective o(cfg, 3, 4, gen);
+  const Tensor logits = Tensor::zeros({2, 3}), embedding = Tensor::zeros({2, 4});
+  EXPECT_NE(error_message([&] { o.compute(logits, embedding, {Tensor::zeros({2, 1, 1, 1})}, Tensor::from_labels({0, 1})); })
+                .find("MFD stage 2 asked for, the model gives 1"),
+            std::string::npos);
 }
 
 MFD_INSTANTIATE_DEVICES(ObjectiveTest);

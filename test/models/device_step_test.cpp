@@ -110,11 +110,12 @@ class DeviceStepTest : public DeviceTest {};
 
 TEST_P(DeviceStepTest, EachNetworkMatchesTheCpuInFloat64) {
   const double delta = 1e-6, forward_floor = 1e-4, gradient_floor = 1e-3, loosest = 0.25;
-  // Largest gradient spreads measured: 0.0034, 0.026, 0.037, 0.030.
+  // Largest gradient spreads measured: 0.0034, 0.026, 0.037, 0.030, 0.023.
   const std::vector<Case> cases = {{"resnet18", 0.25, 16, 64},
                                    {"resnext50_32x4d", 0.125, 24, 32},
                                    {"densenet121", 0.125, 16, 32},
-                                   {"mobilenet_v2", 0.25, 48, 16}};
+                                   {"mobilenet_v2", 0.25, 48, 16},
+                                   {"wide_resnet28_10", 0.125, 16, 32}};
   for (const Case& c : cases) {
     const Tensor x = input_of(c);
     const Step want = one_step(c, x, Device::cpu, DType::f64);

@@ -1,5 +1,7 @@
-// The paper's networks: torchvision's parameter counts and state_dict names, stage and output
-// shapes, train/eval behaviour, and each model overfitting a fixed batch at a small width.
+// The networks: torchvision's parameter counts and state_dict names (and, for WideResNet-28-10
+// and SmallCnn, those of their PyTorch twins in test/fixtures/torchvision_models.py), stage and
+// output shapes and names, train/eval behaviour, and each model overfitting a fixed batch at a
+// small width.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -26,13 +28,16 @@ std::shared_ptr<Model> build(const std::string& name, int classes = 10, int imag
 
 TEST(ModelsTest, ParameterCountsEqualTorchvisions) {
   // Weights, biases and BN affine parameters (no running statistics), from torchvision 0.14 with
-  // the paper's 3x3 stem, for 10, 100 and 200 classes.
+  // the paper's 3x3 stem (and the PyTorch twins of the fixture generator), for 10, 100 and 200
+  // classes, 32x32 inputs.
   const std::map<std::string, std::vector<int64_t>> expected = {
       {"resnet50", {23520842, 23705252, 23910152}},
       {"resnext50_32x4d", {22992714, 23177124, 23382024}},
       {"densenet121", {6956426, 7048676, 7151176}},
       {"mobilenet_v2", {2236682, 2351972, 2480072}},
       {"resnet18", {11173962, 11220132, 11271432}},
+      {"wide_resnet28_10", {36479194, 36536884, 36600984}},  // 36.5M for CIFAR-10, as the WRN paper
+      {"smallcnn", {582186, 593796, 606696}},
   };
   for (const auto& [name, counts] : expected) {
     const int classes[3] = {10, 100, 200};
@@ -88,6 +93,8 @@ TEST(ModelsTest, StageAndOutputShapes) {
       {"densenet121", 64, false, densenet},
       {"mobilenet_v2", 32, false, {{2, 16, 16, 16}, {2, 24, 8, 8}, {2, 32, 4, 4}, {2, 96, 2, 2}, {2, 1280, 1, 1}}},
       {"mobilenet_v2", 32, true, {{2, 16, 32, 32}, {2, 24, 16, 16}, {2, 32, 8, 8}, {2, 96, 4, 4}, {2, 1280, 2, 2}}},
+      {"wide_resnet28_10", 32, false, {{2, 16, 32, 32}, {2, 160, 32, 32}, {2, 320, 16, 16}, {2, 640, 8, 8}}},
+      {"smallcnn", 32, false, {{2, 32, 16, 16}, {2, 64, 8, 8}, {2, 64, 8, 8}}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(testing::Message() << c.name << " at " << c.image << (c.stride1_stem ? " stride-1 stem" : ""));
@@ -100,8 +107,9 @@ TEST(ModelsTest, StageAndOutputShapes) {
     model->eval();
     NoGradGuard no_grad;
     ModelOutput out = model->run(Tensor::zeros({2, 3, c.image, c.image}));
-    ASSERT_EQ(out.stages.size(), 5u);
-    for (int s = 0; s < 5; ++s) EXPECT_EQ(out.stages[s].shape(), c.stages[s]) << "stage " << s;
+    ASSERT_EQ(out.stages.size(), c.stages.size());
+    ASSERT_EQ(model->stages().size(), c.stages.size()) << "one name per stage";
+    for (size_t s = 0; s < c.stages.size(); ++s) EXPECT_EQ(out.stages[s].shape(), c.stages[s]) << "stage " << s;
     EXPECT_EQ(out.logits.shape(), (Shape{2, 200}));
     EXPECT_EQ(out.embedding.shape(), (Shape{2, model->embedding_dim()}));
   }
@@ -110,7 +118,7 @@ TEST(ModelsTest, StageAndOutputShapes) {
 TEST(ModelsTest, UnknownNameListsTheRegisteredOnes) {
   Generator gen(0);
   EXPECT_NE(error_message([&] { make_model("vgg16", {}, gen); })
-                .find("valid: resnet18, resnet50, resnext50_32x4d, densenet121, mobilenet_v2"),
+                .find("valid: resnet18, resnet50, resnext50_32x4d, densenet121, mobilenet_v2, wide_resnet28_10, smallcnn"),
             std::string::npos);
 }
 

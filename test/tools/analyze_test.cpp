@@ -126,7 +126,7 @@ TEST_F(AnalyzeTest, FeatureMapsAreAPngOfTheExpectedSize) {
   EXPECT_NE(out.find(std::to_string(be32(16)) + "x" + std::to_string(be32(20)) + " pixels"), std::string::npos) << out;
 
   ASSERT_EQ(run_command(bin_dir() + "/analyze feature-maps " + run_ + " --stage 5 --image 0 --out " + png, out), 1);
-  EXPECT_NE(out.find("--stage 5 is outside 0..4"), std::string::npos) << out;
+  EXPECT_NE(out.find("--stage 5: resnet18 has stages 0..4"), std::string::npos) << out;
   ASSERT_EQ(run_command(bin_dir() + "/analyze feature-maps " + run_ + " --stage 1 --image 300 --out " + png, out), 1);
   EXPECT_NE(out.find("--image 300 is outside the test set (300 images)"), std::string::npos) << out;
   ASSERT_EQ(run_command(bin_dir() + "/analyze histogram " + run_, out), 2);

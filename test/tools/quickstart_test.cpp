@@ -16,8 +16,9 @@ namespace {
 
 TEST(QuickstartEndToEnd, FashionMnistReaches90PercentIn2Epochs) {
   const auto t0 = std::chrono::steady_clock::now();
+  TempDir tmp("quickstart_test");
   std::string output;
-  int status = run_command(bin_dir() + "/quickstart --epochs 2", output);
+  int status = run_command(bin_dir() + "/quickstart --epochs 2 --out " + (tmp.path() / "run").string(), output);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(status, 0) << output;
   const size_t at = output.rfind("test accuracy: ");

@@ -108,6 +108,8 @@ TEST_F(TrainTest, ResumeAfterSigtermMidEpochMatchesAnUninterruptedRun) {
       {"mfd", kTiny},
       {"dropout", " mobilenet_v2 fashionmnist --width 0.25 --epochs 2 --limit-train 384 --limit-test 256 --batch 64 "
                   "--lambda 1 --workers 2"},
+      {"wrn-dropout", " wide_resnet28_10 fashionmnist --width 0.125 --dropout 0.3 --epochs 2 --limit-train 384 "
+                      "--limit-test 256 --batch 64 --lambda 1 --workers 2"},
       {"center", kTiny + " --loss center"},
       {"arcface", kTiny + " --loss arcface"},
   };
@@ -123,6 +125,15 @@ TEST_F(TrainTest, ResumeAfterSigtermMidEpochMatchesAnUninterruptedRun) {
     ASSERT_EQ(train(args + " --out " + (dir_ / (kind + "-cut")).string() + " --resume", output), 0) << output;
     expect_same_run(dir_ / (kind + "-whole"), dir_ / (kind + "-cut"));
   }
+  // WideResNet has 4 stages, and every per-stage field says so.
+  const std::string metrics = read(dir_ / "wrn-dropout-whole" / "metrics.jsonl");
+  const size_t at = metrics.find("\"train_mfd\": [");
+  ASSERT_NE(at, std::string::npos);
+  const std::string list = metrics.substr(at, metrics.find(']', at) - at);
+  EXPECT_EQ(std::count(list.begin(), list.end(), ','), 3) << list;
+  std::string output;
+  ASSERT_EQ(run_command(bin_dir() + "/evaluate " + (dir_ / "wrn-dropout-whole").string(), output), 0) << output;
+  EXPECT_NE(output.find("mean |correlation| per stage (0..3):"), std::string::npos) << output;
 }
 
 // SIGKILL gives no chance to write anything: mid-epoch (step 9) the rerun continues from the
@@ -267,7 +278,8 @@ TEST_F(TrainTest, BadCommandLinesExitWith2AndNameTheProblem) {
       {" resnet50 cifar10 --epoch 3", "unknown flag --epoch (valid: --lambda"},
       {" resnet50 cifar10 --lambda", "--lambda needs a value"},
       {" resnet50 cifar10 --lambda x", "malformed value 'x' for --lambda"},
-      {" resnet50 cifar10 --mfd-stages 0,7", "stage 7 is outside 0..4"},
+      {" resnet50 cifar10 --mfd-stages 0,7", "resnet50 has no stage 7; its stages: 0 (stem), 1 (layer1)"},
+      {" wide_resnet28_10 cifar10 --mfd-stages 4", "wide_resnet28_10 has no stage 4; its stages: 0 (stem), 1 (layer1), 2 (layer2), 3 (layer3)"},
       {" resnet50 cifar10 --mfd-center pixel", "valid: batch, channel"},
       {" resnet50", "expected MODEL DATASET"},
   };

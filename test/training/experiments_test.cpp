@@ -98,7 +98,7 @@ TEST(Experiments, RunStatesSkipFinishedResumeInterruptedAndLeaveConflictsAlone) 
   EXPECT_EQ(run_state(plan[1]), RunState::interrupted);
   std::string why;
   EXPECT_EQ(run_state(plan[2], &why), RunState::conflicting);
-  EXPECT_NE(why.find("epochs (stored 5, requested 100)"), std::string::npos) << why;
+  EXPECT_NE(why.find("--epochs (5 before, now 100)"), std::string::npos) << why;
   EXPECT_EQ(run_state(plan[3]), RunState::finished);
   EXPECT_EQ(run_state(plan[4]), RunState::missing);
 

@@ -26,6 +26,7 @@ TEST_P(SteadyStateTest, ATrainingStepNeitherAllocatesNorReadsBack) {
   Session s;
   s.device = device();
   s.config.objective.lambda = 1.0;  // MFD on stages 0-4 as well
+  s.config.objective.mfd_stages = {0, 1, 2, 3, 4};
   s.config.lr = 0.05;
   Generator gen(0);
   ModelConfig cfg;
