@@ -8,7 +8,13 @@ each (below 1 means we are faster). Ours: median of 3 repetitions; PyTorch: medi
 each side's best of two alternating rounds. The PyTorch MFD is the obvious version written with torch
 ops and autograd.
 
-  bench/compare_cpu.py [--threads 2] [--bin bin] [--repeats 20] [--only conv|mfd|models|step]
+  bench/compare_cpu.py [--threads 2] [--bin bin] [--repeats 20] [--only conv|mfd|models|step|memory]
+
+--only memory compares peak host memory instead: each side in its own process builds resnet50
+(32x32, batch 64, 10 classes), reads its resident memory, resets the kernel's peak counter, runs 3
+training steps (forward with the 5 stage outputs, cross-entropy + MFD, backward, SGD) and reports
+the peak minus the memory before (bin/bench_memory for ours). Caches count, as a user's machine
+sees them.
 
 Uses Debian's python3-torch (run with /usr/bin/python3). Refuses to compare against the netlib
 reference BLAS, which makes PyTorch's matrix products about 25x slower here.
@@ -149,12 +155,52 @@ def compare(title, bench, bench_filter, torch_case, torch, args):
     return ours
 
 
+TORCH_MEMORY = r"""
+import os, sys, json
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, os.path.join(sys.argv[1], "..", "test", "fixtures"))
+import torch, torch_workloads, torchvision_models
+torch.set_num_threads(int(sys.argv[2]))
+torch.manual_seed(0)
+name, batch, steps = sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+model = torchvision_models.build(name)
+x, labels = torch.randn(batch, 3, 32, 32), torch.arange(batch) % 10
+step = torch_workloads.train_step(torch, model, name, x, labels, 1.0)
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return float(line.split()[1]) / 1024
+before = status("VmRSS")
+open("/proc/self/clear_refs", "w").write("5")
+for _ in range(steps):
+    step()
+peak = status("VmHWM")
+print(json.dumps({"rss_before_mib": before, "peak_mib": peak, "step_peak_mib": peak - before}))
+"""
+
+
+def compare_memory(args, model="resnet50", batch=64, steps=3):
+    """Peak memory of `steps` training steps, each side in its own process (see the docstring)."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    ours = json.loads(subprocess.run([os.path.join(args.bin, "bench_memory"), model, str(batch), str(steps), "1"],
+                                     check=True, capture_output=True, text=True, env=env).stdout)
+    here = os.path.dirname(os.path.abspath(__file__))
+    theirs = json.loads(subprocess.run([sys.executable, "-c", TORCH_MEMORY, here, str(args.threads), model, str(batch),
+                                        str(steps)], check=True, capture_output=True, text=True, env=env).stdout)
+    print("\npeak memory of %d training steps, %s, batch %d, 32x32, MFD on every stage (MiB above the memory "
+          "before the steps)" % (steps, model, batch))
+    print("%-10s %12s %12s %12s" % ("", "before", "peak", "step peak"))
+    for label, r in (("ours", ours), ("torch", theirs)):
+        print("%-10s %12.0f %12.0f %12.0f" % (label, r["rss_before_mib"], r["peak_mib"], r["step_peak_mib"]))
+    print("ratio ours / torch (step peak): %.2f" % (ours["step_peak_mib"] / theirs["step_peak_mib"]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bin", default="bin")
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--only", choices=["conv", "mfd", "models", "step"])
+    ap.add_argument("--only", choices=["conv", "mfd", "models", "step", "memory"])
     args = ap.parse_args()
     # PyTorch's OpenMP threads would otherwise spin after each op and steal the cores from our
     # benchmark process, which runs right after it.
@@ -163,6 +209,9 @@ def main():
     torch.set_num_threads(args.threads)
     check_blas(torch)
     print("threads: %d (ours: OMP_NUM_THREADS=%d)" % (args.threads, args.threads))
+    if args.only == "memory":
+        compare_memory(args)
+        return
     if args.only in (None, "conv"):
         compare("conv2d fwd+bwd, batch 16", os.path.join(args.bin, "bench_conv"), "^conv_fwd_bwd/",
                 torch_conv_case, torch, args)

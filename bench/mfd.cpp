@@ -33,7 +33,7 @@ void mfd_forward_backward(benchmark::State& state, int64_t b, StageShape s, Devi
     x = x.to(device);
     x.set_requires_grad(true);
     auto step = [&] {
-      x.impl().grad.reset();
+      drop_grad(x);
       MfdResult r = mfd_loss(x);
       backward(r.loss);
       bench::sync(device);

@@ -11,9 +11,20 @@ namespace {
 
 struct Node {
   const char* op = nullptr;
-  Tensor output;
+  std::shared_ptr<GradSlot> output;  // the output's gradient, not its data
   BackwardFn backward;
 };
+
+std::shared_ptr<GradSlot>& slot_of(const Tensor& t) {
+  TensorImpl& impl = t.impl();
+  if (!impl.slot) impl.slot = std::make_shared<GradSlot>(GradSlot{t.shape(), t.dtype(), t.device(), nullptr});
+  return impl.slot;
+}
+
+Tensor grad_in(GradSlot& slot) {
+  if (!slot.grad) slot.grad = Tensor::zeros(slot.shape, slot.dtype, slot.device).impl_ptr();
+  return Tensor(slot.grad);
+}
 
 thread_local std::vector<Node> tape;
 thread_local bool recording = true;
@@ -35,17 +46,26 @@ bool needs_grad(std::initializer_list<Tensor> inputs) {
 void record(const char* op, const Tensor& output, BackwardFn backward) {
   output.impl().requires_grad = true;
   output.impl().is_leaf = false;
-  tape.push_back(Node{op, output, std::move(backward)});
+  tape.push_back(Node{op, slot_of(output), std::move(backward)});
 }
 
-Tensor grad_of(const Tensor& t) {
-  TensorImpl& impl = t.impl();
-  if (!impl.grad) impl.grad = Tensor::zeros(t.shape(), t.dtype(), t.device()).impl_ptr();
-  return Tensor(impl.grad);
+GradRef grad_ref(const Tensor& t) { return t.defined() && t.requires_grad() ? GradRef(slot_of(t)) : GradRef(); }
+
+Tensor grad_of(const Tensor& t) { return grad_in(*slot_of(t)); }
+
+Tensor grad_of(const GradRef& r) {
+  MFD_CHECK(r.defined(), "grad_of: no gradient slot (the tensor needs no gradient)");
+  return grad_in(*r.slot());
 }
 
 Tensor grad_if_needed(const Tensor& t) {
   return t.defined() && t.requires_grad() ? grad_of(t) : Tensor();
+}
+
+Tensor grad_if_needed(const GradRef& r) { return r.defined() ? grad_in(*r.slot()) : Tensor(); }
+
+void drop_grad(const Tensor& t) {
+  if (t.defined() && t.impl().slot) t.impl().slot->grad.reset();
 }
 
 void backward(const Tensor& root, const Tensor& grad_root) {
@@ -66,7 +86,7 @@ void backward(const Tensor& root, const Tensor& grad_root) {
   nodes.swap(tape);  // a backward function must not see (or extend) the tape it is walking
   NoGradGuard no_grad;
   for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-    TensorImpl& out = it->output.impl();
+    GradSlot& out = *it->output;
     if (out.grad) {
       MFD_NVTX_RANGE(it->op);
       Tensor g(out.grad);

@@ -1,7 +1,11 @@
 // The autograd tape. Each differentiable op that sees an input requiring a gradient records one
-// node: its output and a backward function that accumulates into its inputs' gradients.
-// backward() walks the tape once in reverse; a node is destroyed (freeing what it saved) as soon
-// as it has run. No graph optimisation, no higher-order gradients.
+// node: its output's gradient slot and a backward function that accumulates into its inputs'
+// gradients. A node keeps exactly what its backward reads, as tinygrad's functions do: the
+// tensors whose values it needs (conv2d: x and w; relu: its output), and for every other input
+// only a GradRef, the slot its gradient goes to, so that an output no backward reads (a batch
+// norm's, an addition's) is freed as soon as the forward is done with it. backward() walks the
+// tape once in reverse; a node is destroyed (freeing what it saved) as soon as it has run. No
+// graph optimisation, no higher-order gradients.
 #pragma once
 #include <functional>
 #include <initializer_list>
@@ -18,10 +22,27 @@ bool needs_grad(std::initializer_list<Tensor> inputs);
 // literal: "conv2d") names the node's NVTX range when backward runs it.
 void record(const char* op, const Tensor& output, BackwardFn backward);
 
+// A tensor's gradient destination without its data; undefined for a tensor needing no gradient.
+class GradRef {
+ public:
+  GradRef() = default;
+  explicit GradRef(std::shared_ptr<GradSlot> slot) : slot_(std::move(slot)) {}
+  bool defined() const { return slot_ != nullptr; }
+  const std::shared_ptr<GradSlot>& slot() const { return slot_; }
+
+ private:
+  std::shared_ptr<GradSlot> slot_;
+};
+GradRef grad_ref(const Tensor& t);  // the slot when t requires a gradient
+
 // The gradient of t, allocated as zeros on first use; backward functions accumulate into it.
 Tensor grad_of(const Tensor& t);
-// grad_of(t) when t requires a gradient, else an undefined tensor (which kernels skip).
+Tensor grad_of(const GradRef& r);
+// grad_of when a gradient is wanted, else an undefined tensor (which kernels skip).
 Tensor grad_if_needed(const Tensor& t);
+Tensor grad_if_needed(const GradRef& r);
+// Forgets t's gradient (zero_grad).
+void drop_grad(const Tensor& t);
 
 // Runs the tape backwards from `root`, seeding its gradient with `grad_root` (ones when
 // undefined; root must then have one element). Clears the tape.

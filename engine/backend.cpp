@@ -15,6 +15,7 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
 namespace cpu {
 Backend& cpu_backend();
 int64_t fresh_allocations();
+int64_t bytes_in_use();
 }
 
 #ifdef MFD_WITH_CUDA
@@ -35,7 +36,7 @@ Backend& backend_for(Device device) {
 #endif
 }
 
-HostStats host_stats() { return HostStats{tensor_host_reads(), cpu::fresh_allocations()}; }
+HostStats host_stats() { return HostStats{tensor_host_reads(), cpu::fresh_allocations(), cpu::bytes_in_use()}; }
 
 bool cuda_available(std::string* why_not) {
 #ifdef MFD_WITH_CUDA

@@ -26,6 +26,7 @@ DeviceStats device_stats();  // all zero in a CPU-only build
 struct HostStats {
   int64_t reads = 0;
   int64_t fresh_allocations = 0;
+  int64_t bytes_in_use = 0;  // held by CPU tensors now (64-byte rounded)
 };
 HostStats host_stats();
 void reset_device_peak();    // peak_bytes_in_use = bytes_in_use

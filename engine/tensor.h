@@ -13,13 +13,25 @@
 
 namespace mfd {
 
+struct TensorImpl;
+
+// Where a tensor's gradient accumulates. The tensor and the backward functions that write into it
+// share it, so that a backward function keeps a gradient's destination without keeping the
+// tensor's data alive (engine/autograd.h: GradRef).
+struct GradSlot {
+  Shape shape;
+  DType dtype = DType::f32;
+  Device device = Device::cpu;
+  std::shared_ptr<TensorImpl> grad;  // allocated on first accumulation
+};
+
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
   DType dtype = DType::f32;
   bool requires_grad = false;
-  bool is_leaf = true;                // false for outputs of recorded ops
-  std::shared_ptr<TensorImpl> grad;  // allocated on first accumulation
+  bool is_leaf = true;              // false for outputs of recorded ops
+  std::shared_ptr<GradSlot> slot;   // made when a gradient is first asked for
 };
 
 class Tensor {
@@ -70,7 +82,8 @@ class Tensor {
   bool requires_grad() const { return impl().requires_grad; }
   Tensor& set_requires_grad(bool on);
   bool is_leaf() const { return impl().is_leaf; }
-  Tensor grad() const { return Tensor(impl().grad); }  // undefined before the first backward
+  // Undefined before the first backward (and after drop_grad, engine/autograd.h).
+  Tensor grad() const { return Tensor(impl().slot ? impl().slot->grad : nullptr); }
 
   TensorImpl& impl() const {
     MFD_CHECK(impl_ != nullptr, "use of an undefined tensor");

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <typeinfo>
 
+#include "engine/autograd.h"
 #include "engine/backend.h"
 
 namespace mfd {
@@ -84,7 +85,7 @@ int64_t Module::num_parameters() {
 }
 
 void Module::zero_grad() {
-  for (auto& [name, t] : named_parameters()) t->impl().grad.reset();
+  for (auto& [name, t] : named_parameters()) drop_grad(*t);
 }
 
 void Module::convert_floating(const std::function<Tensor(const Tensor&)>& convert) {

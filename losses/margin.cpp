@@ -16,7 +16,7 @@ static Tensor margin_logits(const Tensor& cos, const Tensor& labels, const Margi
   Tensor out = Tensor::empty_like(cos);
   backend_for(cos).margin_logits_forward(cos, labels, p, out);
   if (needs_grad({cos})) {
-    record("margin_logits", out, [cos, labels, p](const Tensor& dout) {
+    record("margin_logits", out, [cos, labels, p](const Tensor& dout) {  // ArcFace's slope reads cos
       Tensor dcos = grad_of(cos);
       backend_for(cos).margin_logits_backward(cos, labels, p, dout, dcos);
     });

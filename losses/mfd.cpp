@@ -18,9 +18,10 @@ MfdResult mfd_loss(const Tensor& x, MfdCentering centering) {
   backend_for(x).mfd_forward(x, centering, y, inv_norm, r.correlation, r.loss, r.mean_abs);
   if (needs_grad({x})) {
     Tensor corr = r.correlation;
-    record("mfd_loss", r.loss, [x, y, inv_norm, corr](const Tensor& dloss) {
-      Tensor dx = grad_of(x);
-      backend_for(x).mfd_backward(y, inv_norm, corr, dloss, dx);
+    // Saves the centred observations, 1/norms and F (what the gradient is made of), not x.
+    record("mfd_loss", r.loss, [gx = grad_ref(x), y, inv_norm, corr](const Tensor& dloss) {
+      Tensor dx = grad_of(gx);
+      backend_for(dloss).mfd_backward(y, inv_norm, corr, dloss, dx);
     });
   }
   return r;

@@ -61,6 +61,7 @@ class CpuBackend final : public Backend {
 
   void* allocate(size_t bytes) override { return cache_.allocate(bytes); }
   int64_t fresh_allocations() const { return cache_.fresh_allocations(); }
+  int64_t bytes_in_use() const { return cache_.bytes_in_use(); }
   void deallocate(void* ptr, size_t bytes) override { cache_.deallocate(ptr, bytes); }
   void copy_from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
@@ -336,5 +337,6 @@ CpuBackend& the_backend() {
 
 Backend& cpu_backend() { return the_backend(); }
 int64_t fresh_allocations() { return the_backend().fresh_allocations(); }
+int64_t bytes_in_use() { return the_backend().bytes_in_use(); }
 
 }  // namespace mfd::cpu

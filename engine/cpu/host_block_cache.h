@@ -20,6 +20,7 @@ class HostBlockCache {
 
   void* allocate(size_t bytes) {
     const size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+    in_use_ += static_cast<int64_t>(rounded);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = free_.find(rounded);
@@ -44,6 +45,7 @@ class HostBlockCache {
 
   void deallocate(void* p, size_t bytes) {
     const size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+    in_use_ -= static_cast<int64_t>(rounded);
     std::lock_guard<std::mutex> lock(mutex_);
     if (cached_ + rounded > kMaxCached) {
       std::free(p);
@@ -63,12 +65,14 @@ class HostBlockCache {
   ~HostBlockCache() { release_all(); }
   // Allocations the cache could not serve (a training step in its steady state makes none).
   int64_t fresh_allocations() const { return fresh_; }
+  // Bytes handed out and not yet returned (64-byte rounded): what tensors hold right now.
+  int64_t bytes_in_use() const { return in_use_; }
 
  private:
   std::mutex mutex_;
   std::unordered_multimap<size_t, void*> free_;
   size_t cached_ = 0;
-  std::atomic<int64_t> fresh_{0};
+  std::atomic<int64_t> fresh_{0}, in_use_{0};
 };
 
 }  // namespace mfd::cpu

@@ -12,11 +12,11 @@ static Tensor clamped_relu(const Tensor& x, double cap) {
   Tensor y = Tensor::empty_like(x);
   backend_for(x).relu_forward(x, cap, y);
   if (needs_grad({x})) {
-    // Saves y, not x: y tells where the gradient passes (0 < y < cap) and is kept anyway.
+    // Saves its output (where the gradient passes: 0 < y < cap), not its input.
     Tensor y_saved = y.detach();
-    record(std::isinf(cap) ? "relu" : "relu6", y, [x, y_saved, cap](const Tensor& dy) {
-      Tensor dx = grad_of(x);
-      backend_for(x).relu_backward(y_saved, dy, cap, dx);
+    record(std::isinf(cap) ? "relu" : "relu6", y, [gx = grad_ref(x), y_saved, cap](const Tensor& dy) {
+      Tensor dx = grad_of(gx);
+      backend_for(dy).relu_backward(y_saved, dy, cap, dx);
     });
   }
   return y;
@@ -33,9 +33,9 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   Tensor y = Tensor::empty_like(x);
   backend_for(x).mul(x, mask, y);
   if (needs_grad({x})) {
-    record("dropout", y, [x, mask](const Tensor& dy) {
-      Tensor dx = grad_of(x);
-      backend_for(x).mul_accumulate(dy, mask, dx);
+    record("dropout", y, [gx = grad_ref(x), mask](const Tensor& dy) {  // saves the mask alone
+      Tensor dx = grad_of(gx);
+      backend_for(dy).mul_accumulate(dy, mask, dx);
     });
   }
   return y;

@@ -26,8 +26,9 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Te
     be.batch_norm_forward_eval(x, gamma, beta, running_mean, running_var, eps, y, mean, invstd);
   }
   if (needs_grad({x, gamma, beta})) {
-    record("batch_norm2d", y, [x, gamma, beta, mean, invstd, training](const Tensor& dy) {
-      Tensor dx = grad_if_needed(x), dgamma = grad_if_needed(gamma), dbeta = grad_if_needed(beta);
+    // Saves x, gamma and the statistics it normalised with, not beta (nor its output).
+    record("batch_norm2d", y, [x, gamma, gbeta = grad_ref(beta), mean, invstd, training](const Tensor& dy) {
+      Tensor dx = grad_if_needed(x), dgamma = grad_if_needed(gamma), dbeta = grad_if_needed(gbeta);
       backend_for(x).batch_norm_backward(x, gamma, mean, invstd, dy, training, dx, dgamma, dbeta);
     });
   }

@@ -26,8 +26,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
   Tensor y = Tensor::empty({x.size(0), w.size(0), out_h, out_w}, x.dtype(), x.device());
   backend_for(x).conv2d_forward(x, w, b, p, y);
   if (needs_grad({x, w, b})) {
-    record("conv2d", y, [x, w, b, p](const Tensor& dy) {
-      Tensor dx = grad_if_needed(x), dw = grad_if_needed(w), db = grad_if_needed(b);
+    // Saves x and w (the two backward products read them), not b.
+    record("conv2d", y, [x, w, gb = grad_ref(b), p](const Tensor& dy) {
+      Tensor dx = grad_if_needed(x), dw = grad_if_needed(w), db = grad_if_needed(gb);
       backend_for(x).conv2d_backward(x, w, dy, p, dx, dw, db);
     });
   }

@@ -14,9 +14,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   Tensor probs = Tensor::empty_like(logits);
   backend_for(logits).softmax_cross_entropy_forward(logits, labels, loss, probs);
   if (needs_grad({logits})) {
-    record("cross_entropy", loss, [logits, labels, probs](const Tensor& dloss) {
-      Tensor dlogits = grad_of(logits);
-      backend_for(logits).softmax_cross_entropy_backward(probs, labels, dloss, dlogits);
+    // Saves the probabilities and labels, not the logits.
+    record("cross_entropy", loss, [glogits = grad_ref(logits), labels, probs](const Tensor& dloss) {
+      Tensor dlogits = grad_of(glogits);
+      backend_for(dloss).softmax_cross_entropy_backward(probs, labels, dloss, dlogits);
     });
   }
   return loss;

@@ -17,8 +17,9 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   Tensor y = Tensor::empty({x.size(0), w.size(0)}, x.dtype(), x.device());
   backend_for(x).linear_forward(x, w, b, y);
   if (needs_grad({x, w, b})) {
-    record("linear", y, [x, w, b](const Tensor& dy) {
-      Tensor dx = grad_if_needed(x), dw = grad_if_needed(w), db = grad_if_needed(b);
+    // Saves x and w (the products read them), not b.
+    record("linear", y, [x, w, gb = grad_ref(b)](const Tensor& dy) {
+      Tensor dx = grad_if_needed(x), dw = grad_if_needed(w), db = grad_if_needed(gb);
       backend_for(x).linear_backward(x, w, dy, dx, dw, db);
     });
   }

@@ -33,9 +33,9 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p) {
   Tensor y = Tensor::empty(pooled_shape("avg_pool2d", x, p), x.dtype(), x.device());
   backend_for(x).avg_pool2d_forward(x, p, y);
   if (needs_grad({x})) {
-    record("avg_pool2d", y, [x, p](const Tensor& dy) {
-      Tensor dx = grad_of(x);
-      backend_for(x).avg_pool2d_backward(dy, p, dx);
+    record("avg_pool2d", y, [gx = grad_ref(x), p](const Tensor& dy) {
+      Tensor dx = grad_of(gx);
+      backend_for(dy).avg_pool2d_backward(dy, p, dx);
     });
   }
   return y;
@@ -46,9 +46,9 @@ Tensor global_avg_pool(const Tensor& x) {
   Tensor y = Tensor::empty({x.size(0), x.size(1)}, x.dtype(), x.device());
   backend_for(x).global_avg_pool_forward(x, y);
   if (needs_grad({x})) {
-    record("global_avg_pool", y, [x](const Tensor& dy) {
-      Tensor dx = grad_of(x);
-      backend_for(x).global_avg_pool_backward(dy, dx);
+    record("global_avg_pool", y, [gx = grad_ref(x)](const Tensor& dy) {
+      Tensor dx = grad_of(gx);
+      backend_for(dy).global_avg_pool_backward(dy, dx);
     });
   }
   return y;

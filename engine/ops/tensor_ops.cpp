@@ -12,10 +12,10 @@ Tensor add(const Tensor& a, const Tensor& b) {
   Tensor y = Tensor::empty_like(a);
   backend_for(a).add(a, b, y);
   if (needs_grad({a, b})) {
-    record("add", y, [a, b](const Tensor& dy) {
-      for (const Tensor* t : {&a, &b}) {
-        if (!t->requires_grad()) continue;
-        Tensor g = grad_of(*t);
+    record("add", y, [ga = grad_ref(a), gb = grad_ref(b)](const Tensor& dy) {  // saves nothing
+      for (const GradRef* r : {&ga, &gb}) {
+        if (!r->defined()) continue;
+        Tensor g = grad_of(*r);
         backend_for(dy).axpy(1.0, dy, g);
       }
     });
@@ -42,8 +42,8 @@ Tensor scale(const Tensor& x, double alpha) {
   Tensor y = Tensor::zeros_like(x);
   backend_for(x).axpy(alpha, x, y);
   if (needs_grad({x})) {
-    record("scale", y, [x, alpha](const Tensor& dy) {
-      Tensor dx = grad_of(x);
+    record("scale", y, [gx = grad_ref(x), alpha](const Tensor& dy) {
+      Tensor dx = grad_of(gx);
       backend_for(dy).axpy(alpha, dy, dx);
     });
   }
@@ -67,10 +67,12 @@ Tensor concat_channels(const std::vector<Tensor>& xs) {
                            xs[0].device());
   backend_for(y).concat_channels_forward(xs, y);
   if (any_grad) {
-    record("concat_channels", y, [xs](const Tensor& dy) {
+    std::vector<GradRef> refs;
+    std::vector<int64_t> widths;
+    for (const Tensor& x : xs) refs.push_back(grad_ref(x)), widths.push_back(x.size(1));
+    record("concat_channels", y, [refs, widths](const Tensor& dy) {
       std::vector<Tensor> dxs;
-      std::vector<int64_t> widths;
-      for (const Tensor& x : xs) dxs.push_back(grad_if_needed(x)), widths.push_back(x.size(1));
+      for (const GradRef& r : refs) dxs.push_back(grad_if_needed(r));
       backend_for(dy).concat_channels_backward(dy, widths, dxs);
     });
   }
@@ -86,9 +88,9 @@ Tensor reshape(const Tensor& x, const Shape& shape) {
   impl->dtype = x.dtype();
   Tensor y(std::move(impl));
   if (needs_grad({x})) {
-    record("reshape", y, [x](const Tensor& dy) {
-      Tensor dx = grad_of(x);
-      backend_for(dy).axpy(1.0, reshape(dy.detach(), x.shape()), dx);
+    record("reshape", y, [gx = grad_ref(x), shape = x.shape()](const Tensor& dy) {
+      Tensor dx = grad_of(gx);
+      backend_for(dy).axpy(1.0, reshape(dy.detach(), shape), dx);
     });
   }
   return y;
@@ -103,8 +105,8 @@ static Tensor scaled_sum(const Tensor& x, double factor) {
   Tensor y = Tensor::empty(Shape{}, x.dtype(), x.device());
   backend_for(x).sum(x, factor, y);
   if (needs_grad({x})) {
-    record("sum", y, [x, factor](const Tensor& dy) {
-      Tensor dx = grad_of(x);
+    record("sum", y, [gx = grad_ref(x), factor](const Tensor& dy) {
+      Tensor dx = grad_of(gx);
       backend_for(dy).broadcast_accumulate(dy, factor, dx);
     });
   }

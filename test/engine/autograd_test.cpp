@@ -26,7 +26,7 @@ TEST_P(AutogradTest, GradientsAccumulateAcrossBackwardsUntilZeroGrad) {
   backward(sum(x));
   backward(sum(scale(x, 2.0)));
   EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{3, 3}));
-  x.impl().grad.reset();
+  drop_grad(x);
   EXPECT_FALSE(x.grad().defined());
 }
 
@@ -57,14 +57,17 @@ TEST_P(AutogradTest, NoGradModeRecordsNothing) {
 
 TEST_P(AutogradTest, BackwardFreesSavedActivationsAndEmptiesTheTape) {
   Tensor x = param({1, -2, 3});
-  std::weak_ptr<TensorImpl> hidden;
+  std::weak_ptr<Storage> hidden, scaled;
   Tensor loss;
   {
-    Tensor h = relu(scale(x, 2.0));  // relu saves its output
-    hidden = h.impl_ptr();
+    Tensor s = scale(x, 2.0);
+    Tensor h = relu(s);  // relu saves its output, not its input
+    hidden = h.impl().storage;
+    scaled = s.impl().storage;
     loss = sum(h);
   }
   EXPECT_FALSE(hidden.expired()) << "the tape keeps the activation until backward";
+  EXPECT_TRUE(scaled.expired()) << "no backward reads relu's input: nothing keeps it";
   EXPECT_EQ(tape_size(), 3u);
   backward(loss);
   EXPECT_EQ(tape_size(), 0u);

@@ -23,7 +23,7 @@ TEST_P(SgdTest, TwoStepsFollowPyTorchsRule) {
   EXPECT_NEAR(w1[0], 1.0 - 0.1 * 3.01, 1e-6);
   EXPECT_NEAR(w1[1], -2.0 - 0.1 * 2.98, 1e-6);
   // Step 2, after zeroing the gradient as a training loop does: v = 0.9 v + g + wd w.
-  w.impl().grad.reset();
+  drop_grad(w);
   backward(sum(scale(w, 3.0)));
   opt.step();
   std::vector<double> w2 = w.to_vector();
