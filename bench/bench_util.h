@@ -16,6 +16,7 @@
 #include <string>
 
 #include "engine/backend.h"
+#include "engine/cpu_runtime.h"
 #include "engine/cuda_version.h"
 #include "engine/device_stats.h"
 
@@ -65,6 +66,9 @@ class DeviceMallocCounter {
 };
 
 inline int run_main(int argc, char** argv) {
+  configure_cpu_runtime(argc, argv);
+  benchmark::AddCustomContext("mfd_cpu", cpu_name());
+  benchmark::AddCustomContext("mfd_openblas_core", blas_core());
   const char* tf32_env = std::getenv("MFD_TF32");
   const bool tf32 = tf32_env && std::strcmp(tf32_env, "1") == 0;
   std::string why;

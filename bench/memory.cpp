@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "engine/cpu_runtime.h"
 #include "engine/json.h"
 #include "training/train_step.h"
 
@@ -28,6 +29,7 @@ double status_mib(const std::string& field) {
 
 int main(int argc, char** argv) {
   using namespace mfd;
+  configure_cpu_runtime(argc, argv);
   if (argc < 3) {
     std::fprintf(stderr, "usage: bench_memory MODEL BATCH [STEPS=3] [LAMBDA=1]\n");
     return 2;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/backend.h"
+#include "engine/cpu_runtime.h"
 #include "engine/device_stats.h"
 
 namespace {
@@ -62,7 +63,9 @@ class SummaryPrinter : public ::testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mfd::configure_cpu_runtime(argc, argv);
   ::testing::InitGoogleTest(&argc, argv);
+  std::printf("CPU: %s; OpenBLAS kernels: %s\n", mfd::cpu_name().c_str(), mfd::blas_core().c_str());
   std::string why;
   if (!mfd::cuda_available(&why))
     std::printf("note: CUDA test instances will skip: %s\n", why.c_str());

@@ -7,9 +7,11 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "engine/backend.h"
+#include "engine/cpu_runtime.h"
 #include "engine/cuda_version.h"
 #include "engine/json.h"
 #include "training/command_line.h"
@@ -47,6 +49,9 @@ int main(int argc, char** argv) {
                               .add("cuda_runtime_version", cuda_runtime_version())
                               .add("cuda_driver_version", cuda_driver_version())
                               .add("cpu_threads", omp_get_max_threads())
+                              .add("cpu", cpu_name())
+                              .add("openblas_core", blas_core())
+                              .add("omp_waiting", omp_waiting())
                               .str()
                               .c_str());
       return 0;
@@ -56,7 +61,9 @@ int main(int argc, char** argv) {
     if (!warnings.empty()) std::printf("warning: %s\n", warnings.c_str());
     if (built_with_cuda) std::printf("cudnnCreate, cublasCreate: %s\n", probe.empty() ? "ok" : probe.c_str());
     std::printf("CUDA devices: %d; CUDA ops %s\n", cuda_device_count(), cuda ? "available" : ("unavailable: " + why).c_str());
-    std::printf("CPU threads: %d\n", omp_get_max_threads());
+    std::printf("CPU: %s; %d threads; OpenBLAS kernels: %s; idle threads: %s\n", cpu_name().c_str(),
+                omp_get_max_threads(), blas_core().c_str(), omp_waiting().c_str());
+    if (!blas_note().empty()) std::printf("note: %s\n", blas_note().c_str());
     return 0;
   });
 }

@@ -1,5 +1,7 @@
 #include "training/command_line.h"
 
+#include "engine/cpu_runtime.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -71,6 +73,7 @@ std::vector<std::string> CommandLine::parse(int argc, char** argv) const {
 
 int run_program(const CommandLine& command_line, int argc, char** argv,
                 const std::function<int(const std::vector<std::string>&)>& body) {
+  configure_cpu_runtime(argc, argv);
   const char* program = command_line.program.c_str();
   for (int i = 1; i < argc; ++i)
     if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {

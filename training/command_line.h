@@ -41,7 +41,9 @@ struct CommandLine {
   std::vector<std::string> parse(int argc, char** argv) const;
 };
 
-// A program's main: --help or -h anywhere prints the usage (exit 0); otherwise parses, then runs
+// A program's main: first settles the CPU runtime (engine/cpu_runtime.h: the OpenBLAS kernels and
+// OpenMP's waiting, which may run the program again once); --help or -h anywhere prints the usage
+// (exit 0); otherwise parses, then runs
 // body(positional). A UsageError prints "program: message" and a pointer to --help (exit 2); any
 // other exception prints "program: message" (exit 1). Nothing uncaught reaches the user.
 int run_program(const CommandLine& command_line, int argc, char** argv,

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "engine/cpu_runtime.h"
 #include "engine/device_stats.h"
 
 namespace mfd {
@@ -21,8 +22,10 @@ Device resolve_device(const std::string& name, bool deterministic) {
   std::string why;
   const bool cuda = cuda_available(&why);
   if (name == "cpu" || (name == "auto" && !cuda)) {
-    std::printf("device: CPU: %d threads%s%s\n", omp_get_max_threads(), name == "auto" ? " (no GPU: " : "",
-                name == "auto" ? (why + ")").c_str() : "");
+    std::printf("device: CPU: %d threads%s%s; OpenBLAS %s kernels; idle threads: %s\n", omp_get_max_threads(),
+                name == "auto" ? " (no GPU: " : "", name == "auto" ? (why + ")").c_str() : "", blas_core().c_str(),
+                omp_waiting().c_str());
+    if (!blas_note().empty()) std::printf("note: %s\n", blas_note().c_str());
     return Device::cpu;
   }
   MFD_CHECK(cuda, "--device ", name, ": ", why, "; use --device cpu");

@@ -15,6 +15,7 @@
 
 #include "data/loader.h"
 #include "engine/autograd.h"
+#include "engine/cpu_runtime.h"
 #include "engine/device_stats.h"
 #include "engine/json.h"
 #include "engine/nvtx.h"
@@ -121,7 +122,11 @@ bool settle_folder(const RunConfig& cfg, const RunFolder& folder, std::map<std::
 std::string config_json(const RunConfig& cfg, const std::string& command_line) {
   JsonObject j;
   for (const auto& [k, v] : cfg.to_map()) j.add(k, v);
-  return j.add("git_commit", git_commit()).add("command", command_line).str();
+  return j.add("git_commit", git_commit())
+      .add("command", command_line)
+      .add("cpu", cpu_name())
+      .add("openblas_core", blas_core())
+      .str();
 }
 
 // The training loop and what it carries from step to step.
