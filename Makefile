@@ -28,6 +28,21 @@ else
   OPT := -O3 -g1 $(ARCH_FLAGS)
 endif
 
+# --- oneDNN detection: the CPU's windowed float32 convolutions (engine/cpu/conv2d_dnnl.h) --------
+DNNL ?= auto
+DNNL_FOUND := $(shell test -f /usr/include/oneapi/dnnl/dnnl.hpp && echo 1 || echo 0)
+ifeq ($(BUNDLE),1)
+  WITH_DNNL := 0  # the GPU machine has no libdnnl; its CPU reference is the im2col path
+else ifeq ($(DNNL),0)
+  WITH_DNNL := 0
+else ifeq ($(DNNL),auto)
+  WITH_DNNL := $(DNNL_FOUND)
+else ifeq ($(DNNL_FOUND),1)
+  WITH_DNNL := 1
+else
+  $(error DNNL=$(DNNL) asked for, but /usr/include/oneapi/dnnl/dnnl.hpp is missing: apt-get install libdnnl-dev, or use DNNL=0)
+endif
+
 # --- CUDA detection: nvcc and cudnn.h under CUDA_HOME -------------------------------------------
 NVCC := $(CUDA_HOME)/bin/nvcc
 CUDA_FOUND := $(shell test -x $(NVCC) && test -f $(CUDA_HOME)/include/cudnn.h && echo 1 || echo 0)
@@ -49,7 +64,7 @@ else ifeq ($(BUNDLE),1)
   BUILD := build/gpu-bundle-obj
   BIN := $(BUILD)/bin
 else
-  BUILD := build/$(if $(filter 1,$(WITH_CUDA)),cuda,cpu)
+  BUILD := build/$(if $(filter 1,$(WITH_CUDA)),cuda,cpu)$(if $(filter 1,$(WITH_DNNL)),,-nodnnl)
   BIN := bin
 endif
 # Relinks the programs in $(BIN) when the configuration behind them changes.
@@ -72,6 +87,10 @@ CPPFLAGS := -I. -isystem $(OPENBLAS_INC) -MMD -MP
 CXXFLAGS := -std=c++17 $(OPT) -fopenmp -Wall -Wextra -Wno-unknown-pragmas
 LDFLAGS := $(OPT) -fopenmp -L$(OPENBLAS_LIB) -Wl,-rpath,$(OPENBLAS_LIB)
 LDLIBS := -lopenblas -lz -lpthread
+ifeq ($(WITH_DNNL),1)
+  CPPFLAGS += -DMFD_WITH_DNNL
+  LDLIBS += -ldnnl
+endif
 ifeq ($(WITH_CUDA),1)
   CPPFLAGS += -DMFD_WITH_CUDA -isystem $(CUDA_HOME)/include
   LDFLAGS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "engine/backend.h"
+#include "engine/cpu/conv2d_dnnl.h"
 #include "engine/cpu_runtime.h"
 #include "engine/cuda_version.h"
 #include "engine/device_stats.h"
@@ -69,6 +70,7 @@ inline int run_main(int argc, char** argv) {
   configure_cpu_runtime(argc, argv);
   benchmark::AddCustomContext("mfd_cpu", cpu_name());
   benchmark::AddCustomContext("mfd_openblas_core", blas_core());
+  benchmark::AddCustomContext("mfd_cpu_conv", cpu::cpu_conv_description());
   const char* tf32_env = std::getenv("MFD_TF32");
   const bool tf32 = tf32_env && std::strcmp(tf32_env, "1") == 0;
   std::string why;

@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   g++ make
   libopenblas-openmp-dev  # OpenBLAS on OpenMP threads, so BLAS threads do not fight ours
+  libdnnl-dev             # oneDNN: the CPU's windowed convolutions (the library PyTorch uses)
   libgtest-dev            # GoogleTest
   libbenchmark-dev        # Google Benchmark
   libstb-dev              # stb_image (JPEG/PNG decoding), stb_image_write (plots)

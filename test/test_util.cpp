@@ -106,7 +106,7 @@ std::vector<std::vector<double>> analytic_gradients(const OpFn& op, const std::v
 
 }  // namespace
 
-void expect_gradients(Device device, const OpFn& op, const std::vector<Tensor>& inputs, double cuda_rel_tol) {
+void expect_gradients(Device device, const OpFn& op, const std::vector<Tensor>& inputs, double f32_rel_tol) {
   std::vector<Tensor> cpu_inputs = convert_all(inputs, Device::cpu, DType::f64, true);
   int64_t out_numel;
   {
@@ -116,20 +116,20 @@ void expect_gradients(Device device, const OpFn& op, const std::vector<Tensor>& 
   const std::vector<double> r = random_values(out_numel, 12345);
   std::vector<std::vector<double>> cpu_grads = analytic_gradients(op, cpu_inputs, r);
 
-  if (device == Device::cuda) {
-    std::vector<Tensor> dev_inputs = convert_all(inputs, Device::cuda, DType::f32, true);
-    std::vector<std::vector<double>> dev_grads = analytic_gradients(op, dev_inputs, r);
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      double diff = 0.0, norm = 0.0;
-      for (size_t j = 0; j < cpu_grads[i].size(); ++j) {
-        diff += std::pow(dev_grads[i][j] - cpu_grads[i][j], 2);
-        norm += std::pow(cpu_grads[i][j], 2);
-      }
-      EXPECT_LE(std::sqrt(diff), cuda_rel_tol * std::sqrt(norm) + 1e-7)
-          << "CUDA gradient of input " << i << " differs from the CPU float64 one";
+  // float32 on the device under test against these float64 gradients.
+  std::vector<Tensor> f32_inputs = convert_all(inputs, device, DType::f32, true);
+  std::vector<std::vector<double>> f32_grads = analytic_gradients(op, f32_inputs, r);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    double diff = 0.0, norm = 0.0;
+    for (size_t j = 0; j < cpu_grads[i].size(); ++j) {
+      diff += std::pow(f32_grads[i][j] - cpu_grads[i][j], 2);
+      norm += std::pow(cpu_grads[i][j], 2);
     }
-    return;
+    EXPECT_LE(std::sqrt(diff), f32_rel_tol * std::sqrt(norm) + 1e-7)
+        << "float32 gradient of input " << i << " on " << device_name(device)
+        << " differs from the CPU float64 one";
   }
+  if (device == Device::cuda) return;
 
   const double eps = 1e-6, atol = 1e-5, rtol = 1e-3;
   for (size_t i = 0; i < cpu_inputs.size(); ++i) {

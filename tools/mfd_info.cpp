@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/backend.h"
+#include "engine/cpu/conv2d_dnnl.h"
 #include "engine/cpu_runtime.h"
 #include "engine/cuda_version.h"
 #include "engine/json.h"
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
                               .add("cpu_threads", omp_get_max_threads())
                               .add("cpu", cpu_name())
                               .add("openblas_core", blas_core())
+                              .add("cpu_conv", cpu::cpu_conv_description())
                               .add("omp_waiting", omp_waiting())
                               .str()
                               .c_str());
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
     std::printf("CUDA devices: %d; CUDA ops %s\n", cuda_device_count(), cuda ? "available" : ("unavailable: " + why).c_str());
     std::printf("CPU: %s; %d threads; OpenBLAS kernels: %s; idle threads: %s\n", cpu_name().c_str(),
                 omp_get_max_threads(), blas_core().c_str(), omp_waiting().c_str());
+    std::printf("CPU convolutions: %s\n", cpu::cpu_conv_description().c_str());
     if (!blas_note().empty()) std::printf("note: %s\n", blas_note().c_str());
     return 0;
   });

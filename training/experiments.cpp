@@ -131,7 +131,7 @@ std::vector<PlannedRun> plan_grid(const std::string& grid, const GridOptions& op
 
 bool is_execution_key(const std::string& key) {
   static const std::set<std::string> keys = {"device", "workers", "data-dir", "resume", "force", "out", "git_commit",
-                                             "command", "cpu", "openblas_core"};
+                                             "command", "cpu", "openblas_core", "cpu_conv"};
   return keys.count(key) > 0;
 }
 

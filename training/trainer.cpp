@@ -15,6 +15,7 @@
 
 #include "data/loader.h"
 #include "engine/autograd.h"
+#include "engine/cpu/conv2d_dnnl.h"
 #include "engine/cpu_runtime.h"
 #include "engine/device_stats.h"
 #include "engine/json.h"
@@ -126,6 +127,7 @@ std::string config_json(const RunConfig& cfg, const std::string& command_line) {
       .add("command", command_line)
       .add("cpu", cpu_name())
       .add("openblas_core", blas_core())
+      .add("cpu_conv", cpu::cpu_conv_description())
       .str();
 }
 

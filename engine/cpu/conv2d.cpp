@@ -1,14 +1,17 @@
 // conv2d on the CPU: im2col + one OpenBLAS GEMM per group over a chunk of samples, col2im for the
-// input gradient. x (N, C, H, W), w (K, C/G, R, S), y (N, K, P, Q).
+// input gradient; float32 windowed convolutions go to oneDNN instead where it is faster
+// (conv2d_dnnl.h). x (N, C, H, W), w (K, C/G, R, S), y (N, K, P, Q).
 //
 // A chunk of ns samples is lowered to col (C*R*S, ns*P*Q), so that small late-stage maps (4x4)
 // still give the GEMM thousands of columns; large maps use one sample at a time, and a 1x1,
 // stride-1, unpadded convolution of one sample uses x itself as col.
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "engine/cpu/blas.h"
+#include "engine/cpu/conv2d_dnnl.h"
 #include "engine/cpu/kernels.h"
 
 namespace mfd::cpu {
@@ -130,6 +133,9 @@ template <typename F> void for_each_group(int64_t groups, F body) {
 
 template <typename T>
 void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvShape& g) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_dnnl_conv(g, ConvDirection::forward)) return dnnl_conv2d_forward(x, w, b, y, g);
+  }
   const int64_t pq = g.p * g.q, ns_max = chunk_samples(g), rows = g.c * g.r * g.s;
   const int64_t kg = g.k / g.params.groups, rows_g = rows / g.params.groups;
   const bool direct = is_pointwise(g) && ns_max == 1;
@@ -175,6 +181,17 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
     }
   }
   if (!dx && !dw) return;
+  if constexpr (std::is_same_v<T, float>) {  // each gradient on its faster path
+    if (dx && use_dnnl_conv(g, ConvDirection::data)) {
+      dnnl_conv2d_backward(x, w, dy, dx, nullptr, g);
+      dx = nullptr;
+    }
+    if (dw && use_dnnl_conv(g, ConvDirection::weights)) {
+      dnnl_conv2d_backward(x, w, dy, nullptr, dw, g);
+      dw = nullptr;
+    }
+    if (!dx && !dw) return;
+  }
   Tensor col_buffer = scratch<T>(direct ? 0 : rows * ns_max * pq);  // lowered x, then reused for dcol
   Tensor dyc_buffer = scratch<T>(ns_max > 1 ? g.k * ns_max * pq : 0);
   T* col = col_buffer.data<T>();

@@ -7,6 +7,7 @@
 #include "engine/backend.h"
 #include "engine/cpu/host_block_cache.h"
 #include "engine/cpu/kernels.h"
+#include "engine/cpu/op_profile.h"
 #include "engine/cpu/parallel.h"
 #include "engine/math.h"
 #include "engine/philox.h"
@@ -18,12 +19,16 @@ namespace {
 // Runs the statements with T bound to the C++ type of a floating dtype.
 #define MFD_FLOAT_DISPATCH(op, dtype, ...)                                                  \
   do {                                                                                      \
+    OpTimer op_timer(op);                                                                   \
     switch (dtype) {                                                                        \
       case DType::f32: { using T = float; __VA_ARGS__; break; }                             \
       case DType::f64: { using T = double; __VA_ARGS__; break; }                            \
       default: fail(op, ": needs a floating tensor (f32 or f64), got ", dtype_name(dtype)); \
     }                                                                                       \
   } while (0)
+
+// Whether a convolution's kernel is 1x1 (the profile names the two kinds apart).
+bool is_1x1(const Tensor& w) { return w.size(2) * w.size(3) == 1; }
 
 // Typed pointer, or null for an undefined (not wanted) output.
 template <typename T> T* ptr(const Tensor& t) { return t.defined() ? static_cast<T*>(t.raw()) : nullptr; }
@@ -122,13 +127,13 @@ class CpuBackend final : public Backend {
 
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p,
                       Tensor& y) override {
-    MFD_FLOAT_DISPATCH("conv2d", x.dtype(),
+    MFD_FLOAT_DISPATCH(is_1x1(w) ? "conv2d 1x1" : "conv2d windowed", x.dtype(),
                        cpu::conv2d_forward(ptr<T>(x), ptr<T>(w), ptr<T>(b), ptr<T>(y), conv_shape(x, w, p)));
   }
 
   void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Conv2dParams& p,
                        Tensor& dx, Tensor& dw, Tensor& db) override {
-    MFD_FLOAT_DISPATCH("conv2d_backward", x.dtype(),
+    MFD_FLOAT_DISPATCH(is_1x1(w) ? "conv2d_backward 1x1" : "conv2d_backward windowed", x.dtype(),
                        cpu::conv2d_backward(ptr<T>(x), ptr<T>(w), ptr<T>(dy), ptr<T>(dx), ptr<T>(dw),
                                             ptr<T>(db), conv_shape(x, w, p)));
   }

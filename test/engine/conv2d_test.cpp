@@ -1,6 +1,13 @@
-// conv2d: forward against a naive seven-loop reference, gradients against finite differences.
+// conv2d: forward against a naive seven-loop reference, gradients against finite differences
+// (float64) and float32 gradients against the float64 ones, on each CPU path (im2col + OpenBLAS,
+// oneDNN) and on CUDA.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "engine/cpu/conv2d_dnnl.h"
+#include "engine/cpu/op_profile.h"
+#include "engine/autograd.h"
 #include "engine/ops.h"
 #include "test/test_util.h"
 
@@ -24,6 +31,29 @@ const ConvCase kCases[] = {
     {"3x3 on a large map (one sample per GEMM)", 2, 2, 32, 33, 3, 3, 3, {1, 1, 1, 1, 1}, false},
     {"31 samples: two chunks, the last partial", 31, 2, 7, 5, 3, 3, 3, {1, 1, 1, 1, 1}, true},
     {"1x1 stride 2 (ResNet downsample)", 2, 4, 7, 5, 6, 1, 1, {2, 2, 0, 0, 1}, false},
+    // Channel counts where oneDNN picks its blocked layouts and vector kernels.
+    {"16 -> 32 channels, 3x3 pad 1", 3, 16, 9, 7, 32, 3, 3, {1, 1, 1, 1, 1}, true},
+    {"32 -> 32 channels, 3x3 stride 2, groups 4", 2, 32, 9, 8, 32, 3, 3, {2, 2, 1, 1, 4}, false},
+    {"depthwise 16 channels, 3x3 pad 1", 2, 16, 7, 9, 16, 3, 3, {1, 1, 1, 1, 16}, false},
+    {"16 -> 24 channels, 1x1", 3, 16, 5, 6, 24, 1, 1, {1, 1, 0, 0, 1}, true},
+};
+
+// Float32 convolutions on the CPU run on one of two paths: every case runs on each.
+std::vector<cpu::CpuConv> paths_of(Device device) {
+  if (device != Device::cpu) return {cpu::CpuConv::automatic};
+  if (!cpu::dnnl_built_in()) return {cpu::CpuConv::im2col};
+  return {cpu::CpuConv::im2col, cpu::CpuConv::dnnl};
+}
+
+const char* path_name(cpu::CpuConv path) {
+  return path == cpu::CpuConv::im2col ? "im2col" : path == cpu::CpuConv::dnnl ? "oneDNN" : "default";
+}
+
+// Sets the CPU path for one scope.
+struct ConvPathScope {
+  explicit ConvPathScope(cpu::CpuConv path) : saved(cpu::cpu_conv_choice()) { cpu::set_cpu_conv_choice(path); }
+  ~ConvPathScope() { cpu::set_cpu_conv_choice(saved); }
+  cpu::CpuConv saved;
 };
 
 // y[n, k, oh, ow] = b[k] + sum_{c in group, i, j} x[n, c, oh*sh - ph + i, ow*sw - pw + j] w[k, c', i, j]
@@ -72,23 +102,65 @@ OpFn conv_op(const ConvCase& cs) {
 class Conv2dTest : public DeviceTest {};
 
 TEST_P(Conv2dTest, ForwardMatchesNaiveReference) {
-  uint32_t seed = 1;
-  for (const ConvCase& cs : kCases) {
-    SCOPED_TRACE(cs.what);
-    ConvInputs in = make_inputs(cs, seed += 10);
-    std::vector<double> expected = naive_conv2d(cs, in.x.to_vector(), in.w.to_vector(),
-                                                cs.bias ? in.b.to_vector() : std::vector<double>());
-    expect_forward(device(), conv_op(cs), {in.x, in.w, in.b}, expected);
+  for (cpu::CpuConv path : paths_of(device())) {
+    ConvPathScope scope(path);
+    SCOPED_TRACE(path_name(path));
+    uint32_t seed = 1;
+    for (const ConvCase& cs : kCases) {
+      SCOPED_TRACE(cs.what);
+      ConvInputs in = make_inputs(cs, seed += 10);
+      std::vector<double> expected = naive_conv2d(cs, in.x.to_vector(), in.w.to_vector(),
+                                                  cs.bias ? in.b.to_vector() : std::vector<double>());
+      expect_forward(device(), conv_op(cs), {in.x, in.w, in.b}, expected);
+    }
   }
 }
 
 TEST_P(Conv2dTest, GradientsMatchFiniteDifferences) {
-  uint32_t seed = 100;
-  for (const ConvCase& cs : kCases) {
-    SCOPED_TRACE(cs.what);
-    ConvInputs in = make_inputs(cs, seed += 10);
-    expect_gradients(device(), conv_op(cs), {in.x, in.w, in.b});
+  for (cpu::CpuConv path : paths_of(device())) {
+    ConvPathScope scope(path);
+    SCOPED_TRACE(path_name(path));
+    uint32_t seed = 100;
+    for (const ConvCase& cs : kCases) {
+      SCOPED_TRACE(cs.what);
+      ConvInputs in = make_inputs(cs, seed += 10);
+      expect_gradients(device(), conv_op(cs), {in.x, in.w, in.b});
+    }
   }
+}
+
+// The gradients accumulate (Backend's contract) on every path: a second backward doubles them.
+TEST_P(Conv2dTest, GradientsAccumulateOverTwoBackwards) {
+  const ConvCase& cs = kCases[9];
+  for (cpu::CpuConv path : paths_of(device())) {
+    ConvPathScope scope(path);
+    SCOPED_TRACE(path_name(path));
+    ConvInputs in = make_inputs(cs, 7);
+    Tensor x = to_test_tensor(in.x, device(), DType::f32);
+    Tensor w = to_test_tensor(in.w, device(), DType::f32);
+    Tensor b = to_test_tensor(in.b, device(), DType::f32);
+    for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);
+    backward(sum(conv2d(x, w, b, cs.p)));
+    const std::vector<double> dx1 = x.grad().to_vector(), dw1 = w.grad().to_vector();
+    backward(sum(conv2d(x, w, b, cs.p)));
+    const std::vector<double> dx2 = x.grad().to_vector(), dw2 = w.grad().to_vector();
+    for (size_t i = 0; i < dx1.size(); ++i) ASSERT_NEAR(dx2[i], 2 * dx1[i], 1e-5 * (1 + std::fabs(dx1[i])));
+    for (size_t i = 0; i < dw1.size(); ++i) ASSERT_NEAR(dw2[i], 2 * dw1[i], 1e-5 * (1 + std::fabs(dw1[i])));
+  }
+}
+
+// MFD_CPU_PROFILE's table names the two kinds of convolution apart and counts each call.
+TEST(CpuOpProfile, CountsConvolutionsByKind) {
+  cpu::set_op_profile_enabled(true);
+  const long windowed = cpu::op_profile_calls("conv2d windowed"), pointwise = cpu::op_profile_calls("conv2d 1x1");
+  Tensor x = random_tensor({1, 2, 5, 5}, 1, DType::f32);
+  conv2d(x, random_tensor({3, 2, 3, 3}, 2, DType::f32), Tensor());
+  conv2d(x, random_tensor({3, 2, 1, 1}, 3, DType::f32), Tensor());
+  conv2d(x, random_tensor({3, 2, 1, 1}, 4, DType::f32), Tensor());
+  cpu::set_op_profile_enabled(false);
+  conv2d(x, random_tensor({3, 2, 3, 3}, 5, DType::f32), Tensor());  // not counted
+  EXPECT_EQ(cpu::op_profile_calls("conv2d windowed"), windowed + 1);
+  EXPECT_EQ(cpu::op_profile_calls("conv2d 1x1"), pointwise + 2);
 }
 
 TEST_P(Conv2dTest, RejectsMismatchedShapes) {

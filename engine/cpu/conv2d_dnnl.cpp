@@ -1,0 +1,280 @@
+// conv2d through oneDNN. Per shape, the three primitives (forward, backward data, backward weights)
+// are made once and cached: making one compiles its kernel. Each primitive picks its own layouts
+// (format `any`, usually channel-blocked such as nChw16c); our plain NCHW/OIHW arrays are reordered
+// into them and the results back, through buffers of the block cache. The gradients accumulate
+// (Backend's contract) through a reorder with a sum post-op. Scratchpads are ours too, so that
+// the memory benchmark sees everything.
+#include "engine/cpu/conv2d_dnnl.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+
+#include "engine/cpu/kernels.h"
+#include "engine/error.h"
+
+#ifdef MFD_WITH_DNNL
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace mfd::cpu {
+
+namespace {
+
+CpuConv choice_from_environment() {
+  const char* v = std::getenv("MFD_CPU_CONV");
+  if (!v || !*v || std::strcmp(v, "auto") == 0) return CpuConv::automatic;
+  if (std::strcmp(v, "im2col") == 0) return CpuConv::im2col;
+  if (std::strcmp(v, "dnnl") == 0) return CpuConv::dnnl;
+  throw Error(std::string("MFD_CPU_CONV=") + v + " is not one of: auto, im2col, dnnl");
+}
+
+CpuConv& choice() {
+  static CpuConv c = choice_from_environment();
+  return c;
+}
+
+}  // namespace
+
+CpuConv cpu_conv_choice() { return choice(); }
+void set_cpu_conv_choice(CpuConv c) { choice() = c; }
+
+std::string cpu_conv_description() {
+  if (!dnnl_built_in()) return "im2col + OpenBLAS (built without oneDNN)";
+  switch (choice()) {
+    case CpuConv::im2col: return "im2col + OpenBLAS (MFD_CPU_CONV=im2col)";
+    case CpuConv::dnnl: return "oneDNN " + dnnl_version_string() + " (MFD_CPU_CONV=dnnl)";
+    case CpuConv::automatic: break;
+  }
+  return "oneDNN " + dnnl_version_string() + " windowed, OpenBLAS 1x1";
+}
+
+#ifndef MFD_WITH_DNNL
+
+bool dnnl_built_in() { return false; }
+bool use_dnnl_conv(const ConvShape&, ConvDirection) { return false; }
+void dnnl_conv2d_forward(const float*, const float*, const float*, float*, const ConvShape&) {
+  throw Error("conv2d: this build has no oneDNN (make DNNL=1 with libdnnl-dev installed)");
+}
+void dnnl_conv2d_backward(const float*, const float*, const float*, float*, float*, const ConvShape&) {
+  throw Error("conv2d: this build has no oneDNN (make DNNL=1 with libdnnl-dev installed)");
+}
+std::string dnnl_version_string() { return "not built in"; }
+
+#else
+
+bool dnnl_built_in() { return true; }
+
+std::string dnnl_version_string() {
+  const dnnl_version_t* v = dnnl_version();
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+}
+
+bool use_dnnl_conv(const ConvShape& g, ConvDirection direction) {
+  switch (choice()) {
+    case CpuConv::im2col: return false;
+    case CpuConv::dnnl: return true;
+    case CpuConv::automatic: break;
+  }
+  // Measured per direction (docs/benchmarks.md, "oneDNN convolution"): a 1x1 convolution is one
+  // GEMM on x as it lies, where OpenBLAS is as fast and no reorder is paid. Of the windowed ones,
+  // oneDNN computes the input gradient faster at every ResNet shape but the stem's 3 channels, and
+  // the forward once the output has 4096 columns (N P Q) or more; im2col + GEMM is as fast or
+  // faster for the weight gradient.
+  if (g.r * g.s == 1) return false;
+  switch (direction) {
+    case ConvDirection::forward: return g.n * g.p * g.q >= 4096;
+    case ConvDirection::data: return g.c / g.params.groups >= 16;
+    case ConvDirection::weights: return false;
+  }
+  return false;
+}
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+constexpr memory::data_type f32 = memory::data_type::f32;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+struct Layouts {  // the plain layouts of our arrays
+  memory::desc x, w, b, y;
+};
+
+Layouts plain_layouts(const ConvShape& g) {
+  const int64_t groups = g.params.groups;
+  Layouts l;
+  l.x = memory::desc({g.n, g.c, g.h, g.w}, f32, tag::nchw);
+  l.y = memory::desc({g.n, g.k, g.p, g.q}, f32, tag::nchw);
+  l.b = memory::desc({g.k}, f32, tag::x);
+  l.w = groups == 1 ? memory::desc({g.k, g.c, g.r, g.s}, f32, tag::oihw)
+                    : memory::desc({groups, g.k / groups, g.c / groups, g.r, g.s}, f32, tag::goihw);
+  return l;
+}
+
+memory::desc any_like(const memory::desc& d) { return memory::desc(d.dims(), f32, tag::any); }
+
+// The three primitives of one shape. The backward ones are made at their first use (evaluation
+// never needs them).
+struct ConvPrimitives {
+  Layouts plain;
+  memory::dims strides, pad_l, pad_r;
+  dnnl::convolution_forward::primitive_desc fwd_pd;
+  dnnl::convolution_forward fwd;
+  dnnl::convolution_backward_data::primitive_desc bwd_data_pd;
+  dnnl::convolution_backward_data bwd_data;
+  dnnl::convolution_backward_weights::primitive_desc bwd_weights_pd;
+  dnnl::convolution_backward_weights bwd_weights;
+};
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+ConvPrimitives& primitives_for(const ConvShape& g, bool bias) {
+  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int, int, int,
+                         int, int, bool>;
+  static std::map<Key, std::unique_ptr<ConvPrimitives>> cache;
+  static std::mutex mutex;
+  const Conv2dParams& p = g.params;
+  const Key key{g.n, g.c, g.h, g.w, g.k, g.r, g.s, p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.groups, bias};
+  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_ptr<ConvPrimitives>& slot = cache[key];
+  if (slot) return *slot;
+  auto c = std::make_unique<ConvPrimitives>();
+  c->plain = plain_layouts(g);
+  c->strides = {p.stride_h, p.stride_w};
+  c->pad_l = {p.pad_h, p.pad_w};
+  // The bottom/right padding that makes oneDNN's output size ours (floor mode drops the rest).
+  c->pad_r = {(g.p - 1) * p.stride_h + g.r - g.h - p.pad_h, (g.q - 1) * p.stride_w + g.s - g.w - p.pad_w};
+  const memory::desc no_bias;
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                    any_like(c->plain.x), any_like(c->plain.w),
+                                    bias ? c->plain.b : no_bias, any_like(c->plain.y), c->strides,
+                                    c->pad_l, c->pad_r);
+  c->fwd_pd = dnnl::convolution_forward::primitive_desc(d, user_scratchpad(), cpu_engine());
+  c->fwd = dnnl::convolution_forward(c->fwd_pd);
+  slot = std::move(c);
+  return *slot;
+}
+
+void make_backward(ConvPrimitives& c) {
+  if (c.bwd_data_pd) return;
+  const dnnl::algorithm direct = dnnl::algorithm::convolution_direct;
+  dnnl::convolution_backward_data::desc dd(direct, any_like(c.plain.x), any_like(c.plain.w),
+                                           any_like(c.plain.y), c.strides, c.pad_l, c.pad_r);
+  c.bwd_data_pd = dnnl::convolution_backward_data::primitive_desc(dd, user_scratchpad(), cpu_engine(), c.fwd_pd);
+  c.bwd_data = dnnl::convolution_backward_data(c.bwd_data_pd);
+  dnnl::convolution_backward_weights::desc wd(direct, any_like(c.plain.x), any_like(c.plain.w),
+                                              any_like(c.plain.y), c.strides, c.pad_l, c.pad_r);
+  c.bwd_weights_pd =
+      dnnl::convolution_backward_weights::primitive_desc(wd, user_scratchpad(), cpu_engine(), c.fwd_pd);
+  c.bwd_weights = dnnl::convolution_backward_weights(c.bwd_weights_pd);
+}
+
+// A memory of layout `want` for primitive use, and the block-cache buffer behind it when it is
+// not the user's array itself.
+struct Operand {
+  memory mem;
+  Tensor buffer;
+};
+
+Operand operand(const memory::desc& want, const memory::desc& plain, float* data) {
+  if (want == plain) return {memory(plain, cpu_engine(), data), Tensor()};
+  Operand o;
+  o.buffer = scratch<float>(static_cast<int64_t>(want.get_size() / sizeof(float)) + 1);
+  o.mem = memory(want, cpu_engine(), o.buffer.data<float>());
+  return o;
+}
+
+// An input in the primitive's layout: the user's array, or a reordered copy of it.
+Operand input(const memory::desc& want, const memory::desc& plain, const float* data, dnnl::stream& s) {
+  Operand o = operand(want, plain, const_cast<float*>(data));
+  if (o.buffer.defined()) {
+    memory user(plain, cpu_engine(), const_cast<float*>(data));
+    dnnl::reorder(user, o.mem).execute(s, user, o.mem);
+  }
+  return o;
+}
+
+// dst (plain) += src (any layout).
+void accumulate(const memory& src, const memory::desc& plain, float* dst, dnnl::stream& s) {
+  dnnl::post_ops sum;
+  sum.append_sum(1.0f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(sum);
+  memory user(plain, cpu_engine(), dst);
+  dnnl::reorder::primitive_desc pd(cpu_engine(), src.get_desc(), cpu_engine(), plain, attr);
+  dnnl::reorder(pd).execute(s, const_cast<memory&>(src), user);
+}
+
+memory scratchpad(const dnnl::primitive_desc_base& pd, Tensor& buffer) {
+  const memory::desc d = pd.scratchpad_desc();
+  buffer = scratch<float>(static_cast<int64_t>(d.get_size() / sizeof(float)) + 1);
+  return memory(d, cpu_engine(), buffer.data<float>());
+}
+
+}  // namespace
+
+void dnnl_conv2d_forward(const float* x, const float* w, const float* b, float* y, const ConvShape& g) {
+  ConvPrimitives& c = primitives_for(g, b != nullptr);
+  dnnl::stream s(cpu_engine());
+  Operand xm = input(c.fwd_pd.src_desc(), c.plain.x, x, s);
+  Operand wm = input(c.fwd_pd.weights_desc(), c.plain.w, w, s);
+  Operand ym = operand(c.fwd_pd.dst_desc(), c.plain.y, y);
+  Tensor pad_buffer;
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, xm.mem}, {DNNL_ARG_WEIGHTS, wm.mem},
+                                       {DNNL_ARG_DST, ym.mem},
+                                       {DNNL_ARG_SCRATCHPAD, scratchpad(c.fwd_pd, pad_buffer)}};
+  if (b) args[DNNL_ARG_BIAS] = memory(c.plain.b, cpu_engine(), const_cast<float*>(b));
+  c.fwd.execute(s, args);
+  if (ym.buffer.defined()) {
+    memory user(c.plain.y, cpu_engine(), y);
+    dnnl::reorder(ym.mem, user).execute(s, ym.mem, user);
+  }
+  s.wait();
+}
+
+void dnnl_conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
+                          const ConvShape& g) {
+  if (!dx && !dw) return;
+  ConvPrimitives& c = primitives_for(g, false);
+  make_backward(c);
+  dnnl::stream s(cpu_engine());
+  if (dx) {
+    Operand dym = input(c.bwd_data_pd.diff_dst_desc(), c.plain.y, dy, s);
+    Operand wm = input(c.bwd_data_pd.weights_desc(), c.plain.w, w, s);
+    Operand dxm = operand(c.bwd_data_pd.diff_src_desc(), memory::desc(), nullptr);  // never the user's
+    Tensor pad_buffer;
+    c.bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, dym.mem}, {DNNL_ARG_WEIGHTS, wm.mem},
+                           {DNNL_ARG_DIFF_SRC, dxm.mem},
+                           {DNNL_ARG_SCRATCHPAD, scratchpad(c.bwd_data_pd, pad_buffer)}});
+    accumulate(dxm.mem, c.plain.x, dx, s);
+  }
+  if (dw) {
+    Operand dym = input(c.bwd_weights_pd.diff_dst_desc(), c.plain.y, dy, s);
+    Operand xm = input(c.bwd_weights_pd.src_desc(), c.plain.x, x, s);
+    Operand dwm = operand(c.bwd_weights_pd.diff_weights_desc(), memory::desc(), nullptr);
+    Tensor pad_buffer;
+    c.bwd_weights.execute(s, {{DNNL_ARG_SRC, xm.mem}, {DNNL_ARG_DIFF_DST, dym.mem},
+                              {DNNL_ARG_DIFF_WEIGHTS, dwm.mem},
+                              {DNNL_ARG_SCRATCHPAD, scratchpad(c.bwd_weights_pd, pad_buffer)}});
+    accumulate(dwm.mem, c.plain.w, dw, s);
+  }
+  s.wait();
+}
+
+#endif
+
+}  // namespace mfd::cpu
