@@ -9,6 +9,7 @@ each side's best of two alternating rounds. The PyTorch MFD is the obvious versi
 ops and autograd.
 
   bench/compare_cpu.py [--threads 2] [--bin bin] [--repeats 20] [--only conv|mfd|models|step|memory]
+                      [--batch 16|64] [--models REGEX]   (the training steps' batch and networks)
 
 --only memory compares peak host memory instead: each side in its own process builds resnet50
 (32x32, batch 64, 10 classes), reads its resident memory, resets the kernel's peak counter, runs 3
@@ -80,14 +81,16 @@ def torch_model_case(torch, name, repeats):
 
 
 def torch_train_step_case(torch, name, repeats):
-    """train_step/<model>/w1.00/lambda<L>: forward with stage taps, CE + L * MFD, backward, SGD."""
+    """train_step/<model>/w1.00/lambda<L>[/n<B>]: forward with stage taps, CE + L * MFD, backward,
+    SGD; batch 16 unless named."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures"))
     import torchvision_models
     _, model_name, _, tag = name.split("/")[:4]
     lam = float(tag[len("lambda"):])
+    batch = int(re.search(r"/n(\d+)", name).group(1)) if re.search(r"/n(\d+)", name) else 16
     model = torchvision_models.build(model_name)
-    x = torch.randn(16, 3, 32, 32)
-    labels = torch.arange(16) % 10
+    x = torch.randn(batch, 3, 32, 32)
+    labels = torch.arange(batch) % 10
     step = torch_workloads.train_step(torch, model, model_name, x, labels, lam)
     return time_ms(step, 3)
 
@@ -201,6 +204,8 @@ def main():
     ap.add_argument("--bin", default="bin")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--only", choices=["conv", "mfd", "models", "step", "memory"])
+    ap.add_argument("--batch", type=int, choices=[16, 64], default=16, help="the training steps' batch")
+    ap.add_argument("--models", default="[^/]+", help="the training steps' networks, a regular expression")
     args = ap.parse_args()
     # PyTorch's OpenMP threads would otherwise spin after each op and steal the cores from our
     # benchmark process, which runs right after it.
@@ -219,8 +224,9 @@ def main():
         compare("model, batch 16, 32x32 (ms per batch)", os.path.join(args.bin, "bench_models"), "^model_",
                 torch_model_case, torch, args)
     if args.only in (None, "step"):
-        compare("training step, batch 16, +/- MFD (ms)", os.path.join(args.bin, "bench_models"), "^train_step/",
-                torch_train_step_case, torch, args)
+        step_filter = "^train_step/(%s)/w1.00/lambda[0-9]+/%s" % (args.models, "n64" if args.batch == 64 else "min_time")
+        compare("training step, batch %d, +/- MFD (ms)" % args.batch, os.path.join(args.bin, "bench_models"),
+                step_filter, torch_train_step_case, torch, args)
     if args.only in (None, "mfd"):
         bench = os.path.join(args.bin, "bench_mfd")
         ours = compare("MFD loss fwd+bwd (one stage)", bench, "^mfd_fwd_bwd/", torch_mfd_case, torch, args)
