@@ -81,16 +81,21 @@ bool use_dnnl_conv(const ConvShape& g, ConvDirection direction) {
     case CpuConv::dnnl: return true;
     case CpuConv::automatic: break;
   }
-  // Measured per direction (docs/benchmarks.md, "oneDNN convolution"): a 1x1 convolution is one
-  // GEMM on x as it lies, where OpenBLAS is as fast and no reorder is paid. Of the windowed ones,
-  // oneDNN computes the input gradient faster at every ResNet shape but the stem's 3 channels, and
-  // the forward once the output has 4096 columns (N P Q) or more; im2col + GEMM is as fast or
-  // faster for the weight gradient.
+  // Measured per direction (docs/benchmarks.md, "oneDNN convolution"). A 1x1 convolution is one
+  // GEMM on x as it lies, where OpenBLAS is as fast and no reorder is paid. A depthwise one is 4-18x
+  // faster in oneDNN in every direction (im2col makes one tiny GEMM per channel). Otherwise
+  // oneDNN wins the forward of a wide output (N P Q >= 4096 columns) or of few output channels
+  // (K <= 64, a thin GEMM for OpenBLAS), the input gradient from 16 input channels per group, and
+  // the weight gradient of few output channels; grouped (ResNeXt) forwards and weight gradients
+  // stay on im2col.
   if (g.r * g.s == 1) return false;
+  const int64_t groups = g.params.groups;
+  if (groups == g.c && g.k == g.c) return true;  // depthwise
+  const bool few_outputs = groups == 1 && g.k <= 64;
   switch (direction) {
-    case ConvDirection::forward: return g.n * g.p * g.q >= 4096;
-    case ConvDirection::data: return g.c / g.params.groups >= 16;
-    case ConvDirection::weights: return false;
+    case ConvDirection::forward: return groups == 1 && (few_outputs || g.n * g.p * g.q >= 4096);
+    case ConvDirection::data: return g.c / groups >= 16;
+    case ConvDirection::weights: return few_outputs;
   }
   return false;
 }
