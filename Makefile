@@ -43,6 +43,22 @@ else
   $(error DNNL=$(DNNL) asked for, but /usr/include/oneapi/dnnl/dnnl.hpp is missing: apt-get install libdnnl-dev, or use DNNL=0)
 endif
 
+# --- MPI detection: Open MPI's compiler wrapper (libopenmpi-dev), for data-parallel runs ----------
+MPI ?= auto
+MPICXX := $(shell command -v mpicxx 2>/dev/null)
+MPI_FOUND := $(if $(MPICXX),1,0)
+ifeq ($(BUNDLE),1)
+  WITH_MPI := 0  # the GPU machine has no MPI: the bundle runs one process (NCCL's world of one)
+else ifeq ($(MPI),0)
+  WITH_MPI := 0
+else ifeq ($(MPI),auto)
+  WITH_MPI := $(MPI_FOUND)
+else ifeq ($(MPI_FOUND),1)
+  WITH_MPI := 1
+else
+  $(error MPI=$(MPI) asked for, but mpicxx is missing: apt-get install libopenmpi-dev openmpi-bin, or use MPI=0)
+endif
+
 # --- CUDA detection: nvcc and cudnn.h under CUDA_HOME -------------------------------------------
 NVCC := $(CUDA_HOME)/bin/nvcc
 CUDA_FOUND := $(shell test -x $(NVCC) && test -f $(CUDA_HOME)/include/cudnn.h && echo 1 || echo 0)
@@ -64,7 +80,7 @@ else ifeq ($(BUNDLE),1)
   BUILD := build/gpu-bundle-obj
   BIN := $(BUILD)/bin
 else
-  BUILD := build/$(if $(filter 1,$(WITH_CUDA)),cuda,cpu)$(if $(filter 1,$(WITH_DNNL)),,-nodnnl)
+  BUILD := build/$(if $(filter 1,$(WITH_CUDA)),cuda,cpu)$(if $(filter 1,$(WITH_DNNL)),,-nodnnl)$(if $(filter 1,$(WITH_MPI)),,-nompi)
   BIN := bin
 endif
 # Relinks the programs in $(BIN) when the configuration behind them changes.
@@ -90,6 +106,11 @@ LDLIBS := -lopenblas -lz -lpthread
 ifeq ($(WITH_DNNL),1)
   CPPFLAGS += -DMFD_WITH_DNNL
   LDLIBS += -ldnnl
+endif
+ifeq ($(WITH_MPI),1)
+  # MPI's C interface only (no C++ bindings): the include path and the library of the wrapper.
+  CPPFLAGS += -DMFD_WITH_MPI -DOMPI_SKIP_MPICXX -DMPICH_SKIP_MPICXX $(patsubst -I%,-isystem %,$(shell $(MPICXX) --showme:compile))
+  LDLIBS += $(filter-out -lmpi_cxx,$(shell $(MPICXX) --showme:link))
 endif
 ifeq ($(WITH_CUDA),1)
   CPPFLAGS += -DMFD_WITH_CUDA -isystem $(CUDA_HOME)/include

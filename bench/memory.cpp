@@ -50,11 +50,11 @@ int main(int argc, char** argv) {
   std::vector<int32_t> labels(batch);
   for (int64_t i = 0; i < batch; ++i) labels[i] = static_cast<int32_t>(i % cfg.num_classes);
   const Tensor y = Tensor::from_labels(labels);
-  EpochSums sums(s.config.objective.lambda > 0 ? s.model->stages().size() : 0, Device::cpu);
+  EpochSums sums(s.config.objective.lambda > 0 ? s.model->stages().size() : 0, s.config.objective.lambda, Device::cpu);
 
   const double before = status_mib("VmRSS");
   std::ofstream("/proc/self/clear_refs") << "5";  // the peak counter starts again from now
-  for (int i = 0; i < steps; ++i) train_step(s, *opt, x, y, sums);
+  for (int i = 0; i < steps; ++i) train_step(s, *opt, {x, y, 0, x.size(0)}, sums);
   const double peak = status_mib("VmHWM");
   std::printf("%s\n", JsonObject()
                           .add("model", name)

@@ -8,9 +8,21 @@
 
 namespace mfd {
 
+ShardBounds batch_shard_bounds(int64_t size, int rank, int ranks) {
+  return {size * rank / ranks, size * (rank + 1) / ranks};
+}
+
 BatchLoader::BatchLoader(const ImageDataset& ds, const LoaderOptions& options) : ds_(ds), options_(options) {
   MFD_CHECK(options.batch >= 1, "--batch must be >= 1, got ", options.batch);
   MFD_CHECK(ds.n > 0, "data set ", ds.name, " is empty");
+  MFD_CHECK(options.ranks >= 1 && options.rank >= 0 && options.rank < options.ranks, "loader: rank ", options.rank,
+            " of ", options.ranks);
+  // Every process needs an image of every batch (the last, partial one included).
+  const int64_t last = ds.n % options.batch;
+  MFD_CHECK(options.batch >= options.ranks && (options.drop_last || last == 0 || last >= options.ranks),
+            "--batch ", options.batch, " over ", ds.n, " images leaves a batch of ", last == 0 ? options.batch : last,
+            " for ", options.ranks, " processes, which need at least one image each: use fewer processes, another "
+            "--batch or --limit-train");
 }
 
 BatchLoader::~BatchLoader() { stop_workers(); }
@@ -21,8 +33,10 @@ int64_t BatchLoader::batches_per_epoch() const {
 
 void BatchLoader::prepare(int64_t k, Tensor& images, Tensor& labels) const {
   const int64_t start = k * options_.batch, count = std::min(options_.batch, ds_.n - start);
+  const ShardBounds shard = batch_shard_bounds(count, options_.rank, options_.ranks);
   BatchAugmentation aug{options_.seed, epoch_, options_.pad, options_.flip};
-  make_batch(ds_, order_, start, count, Device::cpu, images, labels, options_.train ? &aug : nullptr);
+  make_batch(ds_, order_, start + shard.begin, shard.end - shard.begin, Device::cpu, images, labels,
+             options_.train ? &aug : nullptr);
 }
 
 void BatchLoader::stop_workers() {
@@ -75,6 +89,8 @@ void BatchLoader::start_epoch(int epoch, int64_t first_batch) {
 bool BatchLoader::next(Tensor& images, Tensor& labels) {
   if (next_to_hand_ >= end_) return false;
   const int64_t k = next_to_hand_++;
+  last_size_ = std::min(options_.batch, ds_.n - k * options_.batch);
+  last_begin_ = batch_shard_bounds(last_size_, options_.rank, options_.ranks).begin;
   if (options_.workers == 0) {
     prepare(k, images, labels);
   } else {
@@ -89,7 +105,7 @@ bool BatchLoader::next(Tensor& images, Tensor& labels) {
     lock.unlock();
     space_.notify_all();
   }
-  images = images.to(options_.device);
+  images = images.to(options_.dtype).to(options_.device);
   labels = labels.to(options_.device);
   return true;
 }

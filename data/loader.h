@@ -23,7 +23,17 @@ struct LoaderOptions {
   int pad = 4;
   bool flip = true;
   Device device = Device::cpu;
+  DType dtype = DType::f32;  // of the images
+  // A data-parallel process's part: of every batch, the images [begin, end) of
+  // batch_shard_bounds(size, rank, ranks), so that the ranks' shards make up the batch.
+  int rank = 0, ranks = 1;
 };
+
+// The shard [begin, end) of a batch of `size` images that process `rank` of `ranks` takes.
+struct ShardBounds {
+  int64_t begin, end;
+};
+ShardBounds batch_shard_bounds(int64_t size, int rank, int ranks);
 
 class BatchLoader {
  public:
@@ -34,9 +44,12 @@ class BatchLoader {
 
   // Starts epoch `epoch` at batch `first_batch` (a resumed run passes the batch it stopped at).
   void start_epoch(int epoch, int64_t first_batch = 0);
-  // The next batch of the epoch; false once the epoch is over.
+  // The next batch of the epoch (this process's shard of it); false once the epoch is over.
   bool next(Tensor& images, Tensor& labels);
   int64_t batches_per_epoch() const;
+  // The whole batch the last next() took its shard from, and where the shard begins in it.
+  int64_t last_batch_size() const { return last_size_; }
+  int64_t last_shard_begin() const { return last_begin_; }
 
  private:
   struct Slot {
@@ -52,6 +65,7 @@ class BatchLoader {
   int epoch_ = 0;
   std::vector<int64_t> order_;
   int64_t next_to_hand_ = 0, next_to_make_ = 0, end_ = 0;
+  int64_t last_size_ = 0, last_begin_ = 0;
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::condition_variable ready_, space_;

@@ -93,8 +93,9 @@ class Backend {
   // (seed, offset, i). See engine/philox.h.
   virtual void fill_uniform(Tensor& t, double lo, double hi, uint64_t seed, uint64_t offset) = 0;
   virtual void fill_normal(Tensor& t, double mean, double std, uint64_t seed, uint64_t offset) = 0;
-  // mask = (u >= p) / (1 - p): a scaled keep-mask for dropout (p < 1).
-  virtual void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) = 0;
+  // mask = (u >= p) / (1 - p): a scaled keep-mask for dropout (p < 1), element i from element
+  // first + i of the stream (a data-parallel shard's part of the global batch's mask).
+  virtual void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset, uint64_t first) = 0;
 
   // Convolution. x (N, C, H, W), w (K, C/groups, R, S), b (K) or undefined, y (N, K, P, Q).
   virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b,
@@ -121,6 +122,27 @@ class Backend {
   virtual void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                                    const Tensor& save_invstd, const Tensor& dy, bool batch_stats,
                                    Tensor& dx, Tensor& dgamma, Tensor& dbeta) = 0;
+
+  // Batch normalisation in steps, for statistics over several processes' shards of the batch:
+  // the caller sums each step's (C) results over the processes before the next step
+  // (engine/ops/batch_norm2d.cpp). `count` is the number of values per channel in all shards
+  // together. All assign but batch_norm_backward_apply, which accumulates into dx.
+  //   sum = the sum of x per channel;  sq = the sum of (x - sum / count)^2 per channel;
+  //   apply_train: batch_norm_forward_train's outputs with mean sum / count and biased variance
+  //   sq / count (running_var gets sq / (count - 1));
+  //   backward_sums: sum_dy = the sum of dy, sum_dy_xhat = the sum of dy * (x - mean) * invstd;
+  //   backward_apply: dx += gamma invstd (dy - sum_dy / count - xhat sum_dy_xhat / count).
+  virtual void batch_norm_sum(const Tensor& x, Tensor& sum) = 0;
+  virtual void batch_norm_sq_dev(const Tensor& x, const Tensor& sum, double count, Tensor& sq) = 0;
+  virtual void batch_norm_apply_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& sum,
+                                      const Tensor& sq, double count, double momentum, double eps,
+                                      Tensor& running_mean, Tensor& running_var, Tensor& y, Tensor& save_mean,
+                                      Tensor& save_invstd) = 0;
+  virtual void batch_norm_backward_sums(const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd,
+                                        const Tensor& dy, Tensor& sum_dy, Tensor& sum_dy_xhat) = 0;
+  virtual void batch_norm_backward_apply(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
+                                         const Tensor& save_invstd, const Tensor& dy, const Tensor& sum_dy,
+                                         const Tensor& sum_dy_xhat, double count, Tensor& dx) = 0;
 
   // Pooling (floor mode). Max pads with -inf; average counts the padding (PyTorch's default).
   virtual void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) = 0;
@@ -168,7 +190,24 @@ class Backend {
   // scalars loss = sum_{i!=j} F_ij^2 / (D(D-1)) and mean_abs = sum_{i!=j} |F_ij| / (D(D-1)).
   virtual void mfd_forward(const Tensor& x, MfdCentering centering, Tensor& y, Tensor& inv_norm,
                            Tensor& corr, Tensor& loss, Tensor& mean_abs) = 0;
-  // dx += dloss * dL/dx, from what the forward saved.
+  // The same forward in steps, for statistics over several processes' shards of the batch: the
+  // caller sums sum and raw, then s and energy, over the processes (losses/mfd.cpp); x is this
+  // process's shard, M = H * W. All assign.
+  //   sums: sum (D, M) of x over the shard's samples at each position (batch centring) or (D)
+  //         over all its values (channel), raw (D) the sum of x^2 per channel;
+  //   center: y (D, B*M) = x - sum / count (count: the samples of all shards, times M for
+  //         channel centring), energy (D) the sum of y^2 per channel;
+  //   product: s (D, D) = y y^T;
+  //   normalize: from the summed s, energy and raw, inv_norm (the dead-channel rule), corr, loss
+  //         and mean_abs as mfd_forward; s may be corr itself.
+  virtual void mfd_sums(const Tensor& x, MfdCentering centering, Tensor& sum, Tensor& raw) = 0;
+  virtual void mfd_center(const Tensor& x, MfdCentering centering, const Tensor& sum, double count, Tensor& y,
+                          Tensor& energy) = 0;
+  virtual void mfd_product(const Tensor& y, Tensor& s) = 0;
+  virtual void mfd_normalize(const Tensor& s, const Tensor& energy, const Tensor& raw, Tensor& inv_norm,
+                             Tensor& corr, Tensor& loss, Tensor& mean_abs) = 0;
+  // dx += dloss * dL/dx, from what the forward saved. Also for a shard: every statistic in F is
+  // the global batch's, so dL/dx of the shard's own samples needs nothing from the others.
   virtual void mfd_backward(const Tensor& y, const Tensor& inv_norm, const Tensor& corr,
                             const Tensor& dloss, Tensor& dx) = 0;
 
@@ -181,13 +220,17 @@ class Backend {
 
   // Center loss of embeddings x (N, E) against class centres (K, E): loss = 1/2 mean_i
   // ||x_i - c_{y_i}||^2 (scalar). Backward accumulates into dx only (centres are not learned by
-  // gradient). center_update moves the centres by Wen et al.'s rule, c_j -= alpha *
-  // sum_{y_i = j} (c_j - x_i) / (1 + n_j).
+  // gradient). The centres move by Wen et al.'s rule, c_j -= alpha * sum_{y_i = j} (c_j - x_i) /
+  // (1 + n_j), in two steps so that several processes can sum their samples' part in between:
+  // center_deltas assigns delta (K, E) = sum_{y_i = j} (c_j - x_i) and counts (K) = n_j;
+  // center_apply moves the centres.
   virtual void center_loss_forward(const Tensor& x, const Tensor& centers, const Tensor& labels,
                                    Tensor& loss) = 0;
   virtual void center_loss_backward(const Tensor& x, const Tensor& centers, const Tensor& labels,
                                     const Tensor& dloss, Tensor& dx) = 0;
-  virtual void center_update(const Tensor& x, const Tensor& labels, double alpha, Tensor& centers) = 0;
+  virtual void center_deltas(const Tensor& x, const Tensor& labels, const Tensor& centers, Tensor& delta,
+                             Tensor& counts) = 0;
+  virtual void center_apply(const Tensor& delta, const Tensor& counts, double alpha, Tensor& centers) = 0;
 
   // One SGD step with PyTorch's semantics, in place: v = momentum * v + g + wd * w; w -= lr * v.
   virtual void sgd_step(Tensor& w, const Tensor& g, Tensor& v, double lr, double momentum,

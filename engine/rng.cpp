@@ -23,9 +23,11 @@ void Generator::normal_(Tensor& t, double mean, double std) {
   backend_for(t).fill_normal(t, mean, std, seed_, start);
 }
 
-void Generator::dropout_mask_(Tensor& mask, double p) {
-  uint64_t start = reserve(mask.numel());
-  backend_for(mask).dropout_mask(mask, p, seed_, start);
+void Generator::dropout_mask_(Tensor& mask, double p, uint64_t first, uint64_t whole) {
+  MFD_CHECK(whole == 0 || first + mask.numel() <= whole, "dropout_mask_: elements [", first, ", ",
+            first + mask.numel(), ") of a draw of ", whole);
+  uint64_t start = reserve(whole ? whole : mask.numel());
+  backend_for(mask).dropout_mask(mask, p, seed_, start, first);
 }
 
 static int64_t receptive_field(const Tensor& w) {

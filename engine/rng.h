@@ -18,8 +18,10 @@ class Generator {
   // Fills t in place (any device).
   void uniform_(Tensor& t, double lo, double hi);
   void normal_(Tensor& t, double mean, double std);
-  // A scaled keep-mask: 1/(1-p) with probability 1-p, else 0.
-  void dropout_mask_(Tensor& mask, double p);
+  // A scaled keep-mask: 1/(1-p) with probability 1-p, else 0. A data-parallel shard draws its
+  // part of the global batch's mask: elements [first, first + mask.numel()) of a draw of `whole`
+  // elements (0: the mask is the whole draw), so every process's stream stays the one process's.
+  void dropout_mask_(Tensor& mask, double p, uint64_t first = 0, uint64_t whole = 0);
 
  private:
   uint64_t seed_;

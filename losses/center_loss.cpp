@@ -2,6 +2,7 @@
 
 #include "engine/autograd.h"
 #include "engine/backend.h"
+#include "engine/batch_shard.h"
 
 namespace mfd {
 
@@ -33,9 +34,18 @@ Tensor CenterLoss::loss(const Tensor& x, const Tensor& labels) {
   return out;
 }
 
+// In a data-parallel step every process's samples move the centres: the per-class sums and
+// counts are added over the processes before the move, so the centres stay equal everywhere.
 void CenterLoss::update_centers(const Tensor& x, const Tensor& labels) {
   check_inputs(x, centers_, labels);
-  backend_for(x).center_update(x.detach(), labels, alpha_, centers_);
+  Backend& be = backend_for(x);
+  Tensor delta = Tensor::empty_like(centers_), counts = Tensor::empty({centers_.size(0)}, x.dtype(), x.device());
+  be.center_deltas(x.detach(), labels, centers_, delta, counts);
+  if (const BatchShard* shard = current_shard(); shard && shard->comm) {
+    shard->comm->all_reduce_sum(delta, "center_loss");
+    shard->comm->all_reduce_sum(counts, "center_loss");
+  }
+  be.center_apply(delta, counts, alpha_, centers_);
 }
 
 }  // namespace mfd

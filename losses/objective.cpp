@@ -1,5 +1,6 @@
 #include "losses/objective.h"
 
+#include "engine/batch_shard.h"
 #include "engine/ops.h"
 #include "losses/margin.h"
 
@@ -55,7 +56,13 @@ Objective::Terms Objective::compute(const Tensor& logits, const Tensor& embeddin
                                     const std::vector<Tensor>& stages, const Tensor& labels) {
   Terms t;
   t.classification = classification(logits, embedding, labels);
-  t.total = t.classification;
+  // In a data-parallel step the processes' gradients are summed, so a mean over the batch counts
+  // with this shard's share of it, and so does a shard's own MFD (--mfd-sync local); MFD of the
+  // global batch counts whole, each process differentiating it through its own samples.
+  const BatchShard* shard = current_shard();
+  const double share = shard ? shard->share() : 1.0;
+  const double mfd_share = shard && shard->sync_mfd && shard->comm ? 1.0 : share;
+  t.total = share == 1.0 ? t.classification : scale(t.classification, share);
   if (config_.lambda > 0) {
     std::vector<Tensor> chosen;
     for (int s : config_.mfd_stages) {
@@ -63,7 +70,7 @@ Objective::Terms Objective::compute(const Tensor& logits, const Tensor& embeddin
       chosen.push_back(stages[s]);
     }
     if (config_.mfd_stages.empty()) chosen = stages;  // every stage
-    MfdStagesResult m = mfd_loss_stages(chosen, config_.lambda, config_.centering);
+    MfdStagesResult m = mfd_loss_stages(chosen, config_.lambda * mfd_share, config_.centering);
     t.mfd = std::move(m.per_stage);
     if (m.total.defined()) t.total = add(t.total, m.total);
   }

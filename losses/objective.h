@@ -35,7 +35,8 @@ class Objective : public Module {
   Objective(const ObjectiveConfig& config, int num_classes, int embedding_dim, Generator& gen);
 
   struct Terms {
-    Tensor total;                // what backward() runs from
+    Tensor total;                // what backward() runs from: the batch's loss (in a data-parallel
+                                 // step this shard's part, losses/objective.cpp)
     Tensor classification;       // L_cls, including the weighted centre term for "center"
     std::vector<MfdResult> mfd;  // one per chosen stage, in mfd_stages order (empty when lambda = 0)
   };

@@ -6,10 +6,11 @@
 # unpacks build/gpu-bundle/mfd-gpu-bundle.tar.xz into build/gpu-bundle/.
 #
 #   step          budget  what
-#   environment     ~40   GPU (nvidia-smi), driver; finds libcudnn.so.9 and libcublas.so.13
-#                         (PyTorch's pip packages first, so that both sides load the same ones;
-#                         then CUDA_HOME, ldconfig) and sets LD_LIBRARY_PATH; creates a cuDNN and
-#                         a cuBLAS handle (mfd_info); PyTorch's and our library versions
+#   environment     ~40   GPU (nvidia-smi), driver; finds libcudnn.so.9, libcublas.so.13 and, if
+#                         there, libnccl.so.2 (PyTorch's pip packages first, so that both sides
+#                         load the same ones; then CUDA_HOME, ldconfig) and sets LD_LIBRARY_PATH;
+#                         creates a cuDNN and a cuBLAS handle (mfd_info); PyTorch's and our
+#                         library versions
 #   tests            130  the bundle's mfd_tests, CUDA instances included, except the tests of
 #                         scripts/gpu-bundle.list that need what only a build machine has
 #   memcheck          70  compute-sanitizer memcheck over the CUDA conv2d, pooling and MFD tests
@@ -98,6 +99,13 @@ CUBLAS_DIR=$(find_lib_dir libcublas.so.13) || die "libcublas.so.13 not found (lo
 CUBLASLT_DIR=$(find_lib_dir libcublasLt.so.13) || die "libcublasLt.so.13 (which libcublas.so.13 needs) not found"
 export LD_LIBRARY_PATH="$CUDNN_DIR:$CUBLAS_DIR:$CUBLASLT_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "cuDNN from $CUDNN_DIR; cuBLAS from $CUBLAS_DIR"
+# NCCL (loaded at run time) for the data-parallel path's world of one; without it that test skips.
+if NCCL_DIR=$(find_lib_dir libnccl.so.2); then
+  export LD_LIBRARY_PATH="$NCCL_DIR:$LD_LIBRARY_PATH"
+  echo "NCCL from $NCCL_DIR"
+else
+  echo "gpu-check: libnccl.so.2 not found: the NCCL instance of the data-parallel step will skip"
+fi
 missing=$(ldd "$BIN/mfd_tests" "$BIN/bench_conv" | grep 'not found' || true)
 [ -z "$missing" ] || die "the bundle's programs miss shared libraries: $missing"
 echo "ours:    $("$BIN/mfd_info" | paste -sd '|' | sed 's/|/ | /g')"

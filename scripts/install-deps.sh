@@ -13,6 +13,7 @@ packages=(
   libbenchmark-dev        # Google Benchmark
   libstb-dev              # stb_image (JPEG/PNG decoding), stb_image_write (plots)
   zlib1g-dev              # gzipped IDX files (Fashion-MNIST)
+  libopenmpi-dev openmpi-bin  # data-parallel runs: mpirun and MPI_Allreduce (make MPI=0 leaves it out)
   dataset-fashion-mnist   # the real data set of the CPU tests and the quick start
   ccache                  # fast rebuilds
   python3-torch python3-torchvision  # the CPU peer of the benchmarks and parity tests

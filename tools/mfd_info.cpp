@@ -1,7 +1,8 @@
 // mfd_info: what this build is and what it finds at run time: CUDA compiled in or not, the
 // versions of the cuDNN / cuBLAS / CUDA runtime it loaded (scripts/gpu-check.sh and
 // bench/compare_gpu.py print them beside PyTorch's) against those it was built with, whether a GPU
-// answers (and why not), and whether cuDNN and cuBLAS handles can be created.
+// answers (and why not), whether cuDNN and cuBLAS handles can be created, and the MPI and NCCL
+// libraries of data-parallel runs.
 //   mfd_info            a few lines for people
 //   mfd_info --json     one JSON object (cudnn_version as cudnnGetVersion() gives it)
 #include <omp.h>
@@ -11,10 +12,12 @@
 #include <string>
 
 #include "engine/backend.h"
+#include "engine/communicator.h"
 #include "engine/cpu/conv2d_dnnl.h"
 #include "engine/cpu_runtime.h"
 #include "engine/cuda_version.h"
 #include "engine/json.h"
+#include "engine/world.h"
 #include "training/command_line.h"
 
 using namespace mfd;
@@ -54,6 +57,8 @@ int main(int argc, char** argv) {
                               .add("openblas_core", blas_core())
                               .add("cpu_conv", cpu::cpu_conv_description())
                               .add("omp_waiting", omp_waiting())
+                              .add("mpi", mpi_library())
+                              .add("nccl", nccl_library())
                               .str()
                               .c_str());
       return 0;
@@ -66,6 +71,7 @@ int main(int argc, char** argv) {
     std::printf("CPU: %s; %d threads; OpenBLAS kernels: %s; idle threads: %s\n", cpu_name().c_str(),
                 omp_get_max_threads(), blas_core().c_str(), omp_waiting().c_str());
     std::printf("CPU convolutions: %s\n", cpu::cpu_conv_description().c_str());
+    std::printf("several processes: MPI: %s; NCCL: %s\n", mpi_library().c_str(), nccl_library().c_str());
     if (!blas_note().empty()) std::printf("note: %s\n", blas_note().c_str());
     return 0;
   });

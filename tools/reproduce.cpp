@@ -31,6 +31,7 @@ std::string program_dir() {
 int main(int argc, char** argv) {
   mfd::GridOptions options;
   std::vector<int> gpus;
+  int ranks = 1;
   bool slurm = false, submit = true, dry_run = false;
   double images_per_s = 0.0;
   std::string train = program_dir() + "/train";
@@ -44,6 +45,8 @@ int main(int argc, char** argv) {
   const std::vector<mfd::Flag> own = {
       {"gpus", "LIST", [&](const std::string& v) { gpus = mfd::parse_ints("--gpus", v); },
        "one run per listed local GPU at a time", "serially, --device auto"},
+      {"ranks-per-run", "N", [&](const std::string& v) { ranks = static_cast<int>(mfd::parse_int("--ranks-per-run", v)); },
+       "each run a data-parallel job of N processes (mpirun; with --slurm srun), with --gpus a GPU each", "1"},
       {"slurm", "", [&](const std::string& v) { slurm = mfd::parse_bool("--slurm", v); },
        "write RUNS/GRID-SCALE.sbatch (a job array, one GPU per run) and submit it", ""},
       {"no-submit", "", [&](const std::string& v) { submit = !mfd::parse_bool("--no-submit", v); }, "with --slurm: write the script only", ""},
@@ -81,7 +84,7 @@ int main(int argc, char** argv) {
       const std::string script = (fs::path(options.runs_dir) / (label + ".sbatch")).string();
       const std::string workdir = fs::current_path().string();
       std::ofstream(script) << mfd::slurm_script("mfd-" + label, todo, fs::absolute(train).string(), workdir,
-                                                 fs::absolute(options.runs_dir).string());
+                                                 fs::absolute(options.runs_dir).string(), ranks);
       std::printf("wrote %s (%zu array tasks)\n", script.c_str(), todo.size());
       if (!submit) return 0;
       if (std::system("command -v sbatch > /dev/null 2>&1") != 0) {
@@ -93,7 +96,7 @@ int main(int argc, char** argv) {
     }
 
     MFD_CHECK(access(train.c_str(), X_OK) == 0, "cannot run ", train, " (build it with `make`, or pass --train PATH)");
-    const int failures = mfd::execute_runs(todo, train, gpus);
+    const int failures = mfd::execute_runs(todo, train, gpus, ranks);
     if (grid == "table1" || grid == "table3") {
       std::printf("correlation analysis (Tables I and III):\n");
       std::printf("%s", mfd::render_report(grid, options).c_str());

@@ -1,6 +1,7 @@
 #include "training/command_line.h"
 
 #include "engine/cpu_runtime.h"
+#include "engine/world.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -71,6 +72,18 @@ std::vector<std::string> CommandLine::parse(int argc, char** argv) const {
   return positional;
 }
 
+namespace {
+
+// Ends a failed program: alone, the exit code; in a run of several processes every process is
+// stopped at once (the others may be waiting for this one in a collective), naming this one.
+int failed(const char* program, int code, const std::string& message) {
+  std::fprintf(stderr, "%s%s: %s\n", rank_prefix().c_str(), program, message.c_str());
+  if (world().size > 1) abort_world(code);
+  return code;
+}
+
+}  // namespace
+
 int run_program(const CommandLine& command_line, int argc, char** argv,
                 const std::function<int(const std::vector<std::string>&)>& body) {
   configure_cpu_runtime(argc, argv);
@@ -81,16 +94,18 @@ int run_program(const CommandLine& command_line, int argc, char** argv,
       return 0;
     }
   try {
-    return body(command_line.parse(argc, argv));
+    join_world();
+    // In a run of several processes, rank 0 alone prints; the others' errors go to stderr.
+    if (world().rank > 0 && !std::freopen("/dev/null", "w", stdout)) std::fclose(stdout);
+    const int code = body(command_line.parse(argc, argv));
+    leave_world();
+    return code;
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "%s: %s\n(%s --help lists the arguments and options)\n", program, e.what(), program);
-    return 2;
+    return failed(program, 2, e.what() + std::string("\n(") + program + " --help lists the arguments and options)");
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "%s: out of host memory: lower --batch or --workers, or use a smaller --width\n", program);
-    return 1;
+    return failed(program, 1, "out of host memory: lower --batch or --workers, or use a smaller --width");
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: %s\n", program, e.what());
-    return 1;
+    return failed(program, 1, e.what());
   }
 }
 

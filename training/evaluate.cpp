@@ -12,6 +12,7 @@
 #include "engine/ops.h"
 #include "engine/safetensors.h"
 #include "losses/mfd.h"
+#include "engine/world.h"
 #include "training/progress.h"
 
 namespace mfd {
@@ -27,6 +28,9 @@ EvalResult evaluate(Model& model, Objective& objective, const ImageDataset& data
   lo.train = false;
   lo.workers = options.workers;
   lo.device = device;
+  lo.rank = options.rank, lo.ranks = options.ranks;
+  const std::vector<NamedTensor> params = model.named_parameters();
+  if (!params.empty()) lo.dtype = params.front().second->dtype();
   BatchLoader loader(data, lo);
   loader.start_epoch(0);
   Progress progress("test", loader.batches_per_epoch(), options.progress ? options.progress : stdout);
@@ -48,13 +52,17 @@ EvalResult evaluate(Model& model, Objective& objective, const ImageDataset& data
     for (size_t s = 0; s < corr.size(); ++s) accumulate(corr[s], mfd_loss(o.stages[s], options.centering).mean_abs);
     images += x.size(0);
     ++batches;
-    if (options.progress && progress.due(batches)) {
+    if (options.on_batch) options.on_batch();
+    if (options.progress && progress.due(batches)) {  // this process's part, every process's pace
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      progress.update(batches, images, seconds, loss_sum.item() / images, hits.item() / images, options.seconds_after);
+      progress.update(batches, images * options.ranks, seconds, loss_sum.item() / images, hits.item() / images,
+                      options.seconds_after);
     }
   }
-  r.loss = loss_sum.defined() ? loss_sum.item() / static_cast<double>(data.n) : NAN;
-  r.accuracy = hits.defined() ? hits.item() / static_cast<double>(data.n) : NAN;
+  std::vector<double> sums = {loss_sum.defined() ? loss_sum.item() : NAN, hits.defined() ? hits.item() : NAN};
+  if (options.ranks > 1) world_sum(sums);
+  r.loss = sums[0] / static_cast<double>(data.n);
+  r.accuracy = sums[1] / static_cast<double>(data.n);
   for (const Tensor& c : corr) r.mean_abs_corr.push_back(c.item() / static_cast<double>(batches));
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   model.train(was_training);

@@ -5,6 +5,7 @@
 // and of the analysis tools.
 #pragma once
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct EvalOptions {
   int workers = 2;            // loader threads
   FILE* progress = stdout;    // where the progress line goes; nullptr: nowhere
   double seconds_after = 0;   // the run's time after this pass, for the progress line's ETA
+  // Several processes: each evaluates its shard of every batch, and the sums are added.
+  int rank = 0, ranks = 1;
+  std::function<void()> on_batch;  // after each batch (the data-parallel watchdog's tick)
 };
 
 struct EvalResult {

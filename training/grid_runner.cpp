@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -29,23 +30,33 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-// Starts train_program with args, stdout and stderr appended to log; returns its pid.
-pid_t spawn(const std::string& program, const std::vector<std::string>& args, const std::string& log) {
+// Starts program (a path, or a name looked up on the PATH) with args and the environment
+// variables `env` added, stdout and stderr appended to log; returns its pid.
+pid_t spawn(const std::string& program, const std::vector<std::string>& args, const std::string& log,
+            const std::map<std::string, std::string>& env = {}) {
   const pid_t pid = fork();
   MFD_CHECK(pid >= 0, "fork failed: cannot start ", program);
   if (pid == 0) {
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) dup2(fd, 1), dup2(fd, 2), close(fd);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<std::string> argv_text = {program};
     argv_text.insert(argv_text.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (std::string& a : argv_text) argv.push_back(a.data());
     argv.push_back(nullptr);
-    execv(program.c_str(), argv.data());
-    std::fprintf(stderr, "reproduce: cannot run %s\n", program.c_str());
+    execvp(program.c_str(), argv.data());
+    std::fprintf(stderr, "reproduce: cannot run %s%s\n", program.c_str(),
+                 program.find('/') == std::string::npos ? " (not on the PATH; is openmpi-bin installed?)" : "");
     _exit(127);
   }
   return pid;
+}
+
+// The launcher of a data-parallel run (MFD_MPIRUN, else Open MPI's mpirun).
+std::string mpirun() {
+  const char* v = std::getenv("MFD_MPIRUN");
+  return v && *v ? v : "mpirun";
 }
 
 }  // namespace
@@ -71,8 +82,12 @@ std::vector<PlannedRun> runs_to_do(const std::vector<PlannedRun>& plan, std::vec
   return todo;
 }
 
-int execute_runs(const std::vector<PlannedRun>& runs, const std::string& train_program, const std::vector<int>& gpus) {
-  const size_t slots = gpus.empty() ? 1 : gpus.size();
+int execute_runs(const std::vector<PlannedRun>& runs, const std::string& train_program, const std::vector<int>& gpus,
+                 int ranks) {
+  MFD_CHECK(ranks >= 1, "--ranks-per-run must be >= 1, got ", ranks);
+  MFD_CHECK(gpus.empty() || gpus.size() % ranks == 0, "--gpus lists ", gpus.size(), " GPUs for runs of ", ranks,
+            " processes: list a multiple of --ranks-per-run");
+  const size_t slots = gpus.empty() ? 1 : gpus.size() / ranks;
   std::map<pid_t, std::pair<size_t, size_t>> running;  // pid -> (run index, slot)
   std::vector<bool> busy(slots, false);
   int failures = 0;
@@ -82,14 +97,30 @@ int execute_runs(const std::vector<PlannedRun>& runs, const std::string& train_p
       if (busy[slot]) continue;
       const PlannedRun& run = runs[next];
       std::vector<std::string> args = run.train_args;
-      if (!gpus.empty()) args.insert(args.end(), {"--device", "cuda:" + std::to_string(gpus[slot])});
+      std::map<std::string, std::string> env;
+      std::string where;
+      if (!gpus.empty() && ranks == 1) {
+        args.insert(args.end(), {"--device", "cuda:" + std::to_string(gpus[slot])});
+        where = " on cuda:" + std::to_string(gpus[slot]);
+      } else if (!gpus.empty()) {  // a process per GPU of the slot's group
+        std::string list;
+        for (int r = 0; r < ranks; ++r) list += (r ? "," : "") + std::to_string(gpus[slot * ranks + r]);
+        env["CUDA_VISIBLE_DEVICES"] = list;
+        args.insert(args.end(), {"--device", "cuda"});
+        where = " on GPUs " + list;
+      }
+      std::string program = train_program;
+      if (ranks > 1) {
+        args.insert(args.begin(), {"-np", std::to_string(ranks), train_program});
+        program = mpirun();
+        where += " (" + std::to_string(ranks) + " processes)";
+      }
       fs::create_directories(run.dir);
       const std::string log = (fs::path(run.dir) / "train.log").string();
-      std::printf("[%zu/%zu] %s%s: %s\n  log: %s\n", next + 1, runs.size(), run.name.c_str(),
-                  gpus.empty() ? "" : (" on cuda:" + std::to_string(gpus[slot])).c_str(),
+      std::printf("[%zu/%zu] %s%s: %s\n  log: %s\n", next + 1, runs.size(), run.name.c_str(), where.c_str(),
                   fs::exists(fs::path(run.dir) / "last.safetensors") ? "resuming" : "starting", log.c_str());
       std::fflush(stdout);
-      running[spawn(train_program, args, log)] = {next++, slot};
+      running[spawn(program, args, log, env)] = {next++, slot};
       busy[slot] = true;
     }
     int status = 0;
@@ -111,15 +142,18 @@ int execute_runs(const std::vector<PlannedRun>& runs, const std::string& train_p
 }
 
 std::string slurm_script(const std::string& job_name, const std::vector<PlannedRun>& runs,
-                         const std::string& train_program, const std::string& workdir, const std::string& log_dir) {
+                         const std::string& train_program, const std::string& workdir, const std::string& log_dir,
+                         int ranks) {
   MFD_CHECK(!runs.empty(), "no runs to submit");
   std::ostringstream s;
   s << "#!/bin/bash\n"
-    << "# Generated by bin/reproduce: one array task per run of " << job_name << ", one GPU each.\n"
+    << "# Generated by bin/reproduce: one array task per run of " << job_name << ", "
+    << (ranks > 1 ? std::to_string(ranks) + " processes on one node, a GPU each" : "one GPU each") << ".\n"
     << "# Finished runs were left out; an interrupted one resumes from its last checkpoint.\n"
     << "#SBATCH --job-name=" << job_name << "\n"
-    << "#SBATCH --array=0-" << runs.size() - 1 << "\n"
-    << "#SBATCH --gres=gpu:1\n"
+    << "#SBATCH --array=0-" << runs.size() - 1 << "\n";
+  if (ranks > 1) s << "#SBATCH --nodes=1\n#SBATCH --ntasks-per-node=" << ranks << "\n";
+  s << "#SBATCH --gres=gpu:" << ranks << "\n"
     << "#SBATCH --cpus-per-task=8\n"
     << "#SBATCH --output=" << log_dir << "/slurm-%A_%a.log\n"
     << "set -euo pipefail\n"
@@ -128,7 +162,8 @@ std::string slurm_script(const std::string& job_name, const std::vector<PlannedR
   for (size_t i = 0; i < runs.size(); ++i) {
     std::vector<std::string> args = runs[i].train_args;
     args.insert(args.end(), {"--device", "cuda"});
-    s << "  " << i << ") exec " << shell_quote_all(train_program, args) << " ;;\n";
+    s << "  " << i << ") exec " << (ranks > 1 ? "srun --ntasks=" + std::to_string(ranks) + " " : "")
+      << shell_quote_all(train_program, args) << " ;;\n";
   }
   s << "  *) echo \"no run for array task $SLURM_ARRAY_TASK_ID\" >&2; exit 2 ;;\n"
     << "esac\n";

@@ -15,12 +15,17 @@ std::vector<PlannedRun> runs_to_do(const std::vector<PlannedRun>& plan, std::vec
 
 // Runs each with `train_program`, its output appended to RUN/train.log. gpus empty: serially on
 // bin/train's default device; else at most one run per listed GPU at a time (--device cuda:N).
+// ranks > 1: each run is a data-parallel job of that many processes started by mpirun (MFD_MPIRUN
+// names another launcher), taking `ranks` of the listed GPUs (CUDA_VISIBLE_DEVICES, --device cuda).
 // Returns the number of runs that failed.
-int execute_runs(const std::vector<PlannedRun>& runs, const std::string& train_program, const std::vector<int>& gpus);
+int execute_runs(const std::vector<PlannedRun>& runs, const std::string& train_program, const std::vector<int>& gpus,
+                 int ranks = 1);
 
-// An sbatch script running `runs` as a job array, one task per run, one GPU each, from `workdir`.
+// An sbatch script running `runs` as a job array, one task per run with one GPU, from `workdir`;
+// ranks > 1: each run `ranks` tasks on one node (srun), a GPU each.
 std::string slurm_script(const std::string& job_name, const std::vector<PlannedRun>& runs,
-                         const std::string& train_program, const std::string& workdir, const std::string& log_dir);
+                         const std::string& train_program, const std::string& workdir, const std::string& log_dir,
+                         int ranks = 1);
 
 // The measured training images/s of runs like `config` (same model, data set, width and batch)
 // found under runs_dir (the median over their logged epochs), or 0 when there is none.

@@ -5,11 +5,15 @@
 #include <cmath>
 #include <utility>
 
+#include "engine/world.h"
+
 namespace mfd {
 
 Progress::Progress(std::string label, int64_t steps, FILE* out)
     : label_(std::move(label)), steps_(steps), out_(out), terminal_(isatty(fileno(out))) {
-  every_ = terminal_ ? 10 : 50;
+  // In a run of several processes each line reads the sums of all (a collective), so every
+  // process must agree on when: only rank 0 has the terminal, the others take its plain cadence.
+  every_ = terminal_ && world().size == 1 ? 10 : 50;
 }
 
 void Progress::update(int64_t step, int64_t images, double seconds, double loss, double accuracy, double seconds_after) {

@@ -1,5 +1,6 @@
 // The progress line of a long loop (an epoch's training, an evaluation pass): redrawn in place on
-// a terminal every 10 steps, a plain line every 50 steps otherwise (logs, CI), and after the last,
+// a terminal every 10 steps, a plain line every 50 steps otherwise (logs, CI, several processes),
+// and after the last,
 // with the rate and the time left. The caller gives the time left beyond this loop (later epochs
 // and evaluations), so that the ETA is the whole run's. The figures shown are read from the
 // device, so the caller asks due() first and reads only then.

@@ -26,6 +26,11 @@ std::string number(double x) {
   return std::string(buf, std::to_chars(buf, buf + sizeof buf, x).ptr);
 }
 
+bool parse_sync(const std::string& flag, const std::string& v) {
+  if (v == "global" || v == "local") return v == "global";
+  throw UsageError("malformed value '" + v + "' for " + flag + " (global or local)");
+}
+
 // Every option: name, whether it takes a value, how to apply it, how to show it, its help.
 struct Option {
   std::string name;
@@ -111,6 +116,18 @@ const std::vector<Option>& options() {
        [](const RunConfig& c) { return std::to_string(c.eval_every); }, "evaluate every N epochs (and after the last)"},
       {"workers", true, [](RunConfig& c, const std::string& v) { c.workers = static_cast<int>(parse_int("--workers", v)); },
        [](const RunConfig& c) { return std::to_string(c.workers); }, "data loader threads"},
+      {"dtype", true, [](RunConfig& c, const std::string& v) {
+         if (v != "float32" && v != "float64") throw UsageError("unknown dtype '" + v + "' (valid: float32, float64)");
+         c.dtype = v == "float64" ? DType::f64 : DType::f32;
+       },
+       [](const RunConfig& c) { return std::string(c.dtype == DType::f64 ? "float64" : "float32"); },
+       "float32, or float64 on the CPU (slower; for checking a result to rounding)"},
+      {"bn-sync", true, [](RunConfig& c, const std::string& v) { c.sync_bn = parse_sync("--bn-sync", v); },
+       [](const RunConfig& c) { return std::string(c.sync_bn ? "global" : "local"); },
+       "several processes: batch norm statistics of the global batch, or local (each process's shard, as PyTorch DDP)"},
+      {"mfd-sync", true, [](RunConfig& c, const std::string& v) { c.sync_mfd = parse_sync("--mfd-sync", v); },
+       [](const RunConfig& c) { return std::string(c.sync_mfd ? "global" : "local"); },
+       "several processes: MFD of the global batch (the paper's loss), or local (each process's shard)"},
   };
   return all;
 }

@@ -34,6 +34,10 @@ struct RunConfig {
   int64_t limit_train = 0, limit_test = 0;  // first N samples; 0 = all
   int eval_every = 1;
   int workers = 2;
+  // Several processes (mpirun, srun): batch norm and MFD over the global batch (true, the
+  // default), or each process over its shard (PyTorch DDP's batch norm; per-process MFD).
+  bool sync_bn = true, sync_mfd = true;
+  DType dtype = DType::f32;               // float64: CPU runs whose arithmetic is exact to ~1e-15
 
   std::map<std::string, std::string> to_map() const;  // every field, as text
   std::string to_json() const;                        // the same as a JSON object

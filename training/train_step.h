@@ -5,6 +5,7 @@
 #pragma once
 #include <vector>
 
+#include "training/data_parallel.h"
 #include "training/session.h"
 
 namespace mfd {
@@ -12,15 +13,22 @@ namespace mfd {
 class EpochSums {
  public:
   EpochSums() = default;
-  EpochSums(size_t stages, Device device, DType dtype = DType::f32);
+  // `lambda`: the MFD weight, so that the loss is classification + lambda times the stages' MFD.
+  EpochSums(size_t stages, double lambda, Device device, DType dtype = DType::f32);
 
-  // The host's copy of the sums, weighted by batch size (correct: the number of hits).
+  // The sums of every process, weighted by batch size (correct: the number of hits). The loss
+  // is the classification sum plus lambda times the MFD sums.
   struct Values {
     double loss = 0, cls = 0, correct = 0, seen = 0;
     std::vector<double> mfd, last_corr;  // per chosen stage; last_corr: mean |F| of the last batch
   };
-  Values read() const;           // waits for the device
-  void write(const Values& v);   // a resumed epoch's sums, as a checkpoint stored them
+  Values read() const;           // waits for the device; every process calls it (a collective)
+  // A resumed epoch's sums. With the processes that wrote the checkpoint, each restores its own
+  // part (own(), as stored), so that the epoch's sums add in the same order as uninterrupted;
+  // on another number of processes rank 0 takes the stored totals.
+  std::vector<double> own() const;
+  void restore(const std::vector<double>& own);
+  void write(const Values& v);
 
   // What a step adds (on the device): its loss terms times its batch size, its hits.
   void add(const Objective::Terms& terms, const Tensor& scores, const Tensor& labels, double batch);
@@ -28,14 +36,20 @@ class EpochSums {
   void poison();
 
  private:
-  Tensor loss_, cls_, correct_;
+  Tensor cls_, correct_;
   std::vector<Tensor> mfd_, last_corr_;
-  double seen_ = 0;  // known on the host
+  double lambda_ = 0, seen_ = 0;  // seen_ known on the host
 };
 
 // Forward with the stage outputs, the objective (classification + lambda times the chosen
 // stages' MFD), backward, SGD, the objective's own update (Center Loss's centres), and the sums.
-// Returns the step's terms, for a message when the sums turn out non-finite.
-Objective::Terms train_step(Session& s, SGD& opt, const Tensor& x, const Tensor& y, EpochSums& sums);
+// With `dp` (training/data_parallel.h) x and y are this process's shard, from `begin` of a global
+// batch of `global`, and the step is the global batch's. Returns the step's terms, for a message
+// when the sums turn out non-finite.
+struct StepBatch {
+  Tensor x, y;
+  int64_t begin = 0, global = 0;  // where the shard lies in the global batch (one process: 0, its size)
+};
+Objective::Terms train_step(Session& s, SGD& opt, const StepBatch& batch, EpochSums& sums, DataParallel* dp = nullptr);
 
 }  // namespace mfd

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 
@@ -21,11 +22,13 @@
 #include "engine/json.h"
 #include "engine/nvtx.h"
 #include "engine/safetensors.h"
+#include "engine/world.h"
 #include "training/evaluate.h"
 #include "training/progress.h"
 #include "training/run_folder.h"
 #include "training/session.h"
 #include "training/train_step.h"
+#include "training/watchdog.h"
 
 namespace mfd {
 
@@ -63,30 +66,116 @@ std::string git_commit() {
 // A global step given by a test hook (MFD_TEST_*_AT_STEP), or -1.
 int64_t hook_step(const char* name) {
   const char* v = std::getenv(name);
-  return v ? std::atoll(v) : -1;
+  const char* rank = std::getenv("MFD_TEST_HOOK_RANK");  // several processes: only this one
+  return v && (!rank || std::atoi(rank) == world().rank) ? std::atoll(v) : -1;
 }
 
-// A mid-epoch checkpoint holds the epoch's running sums (as shortest round-trip text), so that
-// the resumed epoch's metrics line is bit-identical.
-std::map<std::string, std::string> sums_to_metadata(const EpochSums::Values& v) {
+// FNV-1a, 64 bits: a fingerprint of what the processes of a run must share.
+uint64_t fingerprint(const void* data, size_t n, uint64_t h = 1469598103934665603ull) {
+  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(data)[i]) * 1099511628211ull;
+  return h;
+}
+
+uint64_t program_fingerprint() {
+  std::ifstream f("/proc/self/exe", std::ios::binary);
+  std::vector<char> buf(1 << 20);
+  uint64_t h = fingerprint(nullptr, 0);
+  while (f.read(buf.data(), static_cast<std::streamsize>(buf.size())) || f.gcount() > 0)
+    h = fingerprint(buf.data(), static_cast<size_t>(f.gcount()), h);
+  return h;
+}
+
+// Fails, naming the first process that differs from rank 0, unless every process has `mine`.
+void agree(uint64_t mine, const std::string& what, const std::string& fix) {
+  const std::vector<uint64_t> all = world_gather(mine);
+  for (size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0])
+      fail("the processes of this run disagree: rank ", r, "'s ", what, " is not rank 0's; ", fix);
+}
+
+// Several processes must run the same program with the same settings on the same data: checked
+// before any step, so that a mismatched launch stops with the reason instead of training wrong.
+void agree_on_run(const RunConfig& cfg, const Session& s) {
+  if (world().size == 1) return;
+  agree(program_fingerprint(), "program (bin/train)", "every process must run the same build");
+  // Rank 0's settings to all; a process whose own differ names them (and stops every process).
+  std::string lead;
+  for (const auto& [k, v] : cfg.to_map()) lead += k + "=" + v + "\n";
+  uint64_t bytes = lead.size();
+  world_broadcast(&bytes, sizeof bytes, 0);
+  lead.resize(bytes);
+  world_broadcast(lead.data(), bytes, 0);
+  std::vector<std::string> differ;
+  std::istringstream lines(lead);
+  const std::map<std::string, std::string> mine = cfg.to_map();
+  for (std::string line; std::getline(lines, line);) {
+    const std::string key = line.substr(0, line.find('=')), value = line.substr(line.find('=') + 1);
+    if (mine.count(key) && mine.at(key) != value) differ.push_back("--" + key + " " + mine.at(key) + " here, " + value + " on rank 0");
+  }
+  if (!differ.empty())
+    fail("this process's settings differ from rank 0's (", join(differ, "; "), "): every process of a run must get "
+         "the same options");
+  const int64_t sizes[] = {s.train.n, s.test.n, s.model->num_parameters()};
+  agree(fingerprint(sizes, sizeof sizes), "data set sizes", "every process must see the same --data-dir");
+}
+
+// Every process starts from the same model: built from the same seed, or loaded from the same
+// checkpoint (the run folder on a file system they share).
+void agree_on_model(const Session& s) {
+  if (world().size == 1) return;
+  uint64_t h = fingerprint(nullptr, 0);
+  for (const CheckpointPart& part : s.checkpoint_parts())
+    for (const std::vector<NamedTensor>& list : {part.module->named_parameters(), part.module->named_buffers()})
+      for (const auto& [name, t] : list) {
+        const Tensor host = t->to(Device::cpu);
+        h = fingerprint(host.raw(), host.nbytes(), h);
+      }
+  agree(h, "model (its parameters and buffers)",
+        "every process must read the same run folder (--out on a file system they share)");
+}
+
+// A mid-epoch checkpoint holds the epoch's running sums (as shortest round-trip text): their
+// totals, and each process's own part ("sum.rank.R"), so that a run resumed on as many processes
+// continues each part and its metrics line is bit-identical.
+std::map<std::string, std::string> sums_to_metadata(const EpochSums::Values& v, const std::vector<double>& parts) {
   std::map<std::string, std::string> m = {{"sum.loss", json_number(v.loss)}, {"sum.cls", json_number(v.cls)},
-                                          {"sum.correct", json_number(v.correct)}, {"sum.seen", json_number(v.seen)}};
+                                          {"sum.correct", json_number(v.correct)}, {"sum.seen", json_number(v.seen)},
+                                          {"sum.ranks", std::to_string(world().size)}};
   for (size_t s = 0; s < v.mfd.size(); ++s) m["sum.mfd" + std::to_string(s)] = json_number(v.mfd[s]);
   for (size_t s = 0; s < v.last_corr.size(); ++s) m["sum.corr" + std::to_string(s)] = json_number(v.last_corr[s]);
+  const size_t per_rank = parts.size() / world().size;
+  for (int r = 0; r < world().size; ++r) {
+    std::string list;
+    for (size_t i = 0; i < per_rank; ++i) list += (i ? "," : "") + json_number(parts[r * per_rank + i]);
+    m["sum.rank." + std::to_string(r)] = list;
+  }
   return m;
 }
 
-EpochSums::Values sums_from_metadata(const std::map<std::string, std::string>& m, size_t stages, const std::string& path) {
+// Restores the running sums of a mid-epoch checkpoint into `sums`.
+void sums_from_metadata(const std::map<std::string, std::string>& m, size_t stages, const std::string& path,
+                        EpochSums& sums) {
   auto get = [&](const std::string& key) {
     auto it = m.find(key);
     MFD_CHECK(it != m.end(), path, ": a mid-epoch checkpoint without '", key, "' (written by another version?)");
-    return std::stod(it->second);
+    return it->second;
   };
+  auto ranks = m.find("sum.ranks");
+  const int stored_ranks = ranks == m.end() ? 1 : std::stoi(ranks->second);
+  const std::string own_key = "sum.rank." + std::to_string(world().rank);
+  if (stored_ranks == world().size && m.count(own_key)) {
+    std::vector<double> own;
+    std::stringstream list(get(own_key));
+    for (std::string x; std::getline(list, x, ',');) own.push_back(std::stod(x));
+    sums.restore(own);
+    return;
+  }
   EpochSums::Values v;
-  v.loss = get("sum.loss"), v.cls = get("sum.cls"), v.correct = get("sum.correct"), v.seen = get("sum.seen");
-  for (size_t s = 0; s < stages; ++s) v.mfd.push_back(get("sum.mfd" + std::to_string(s)));
-  for (size_t s = 0; s < stages; ++s) v.last_corr.push_back(get("sum.corr" + std::to_string(s)));
-  return v;
+  v.loss = std::stod(get("sum.loss")), v.cls = std::stod(get("sum.cls")), v.correct = std::stod(get("sum.correct"));
+  v.seen = std::stod(get("sum.seen"));
+  for (size_t s = 0; s < stages; ++s) v.mfd.push_back(std::stod(get("sum.mfd" + std::to_string(s))));
+  for (size_t s = 0; s < stages; ++s) v.last_corr.push_back(std::stod(get("sum.corr" + std::to_string(s))));
+  sums.write(v);
 }
 
 // Settles what a run folder holds before anything is built: a finished run is not overwritten
@@ -128,6 +217,7 @@ std::string config_json(const RunConfig& cfg, const std::string& command_line) {
       .add("cpu", cpu_name())
       .add("openblas_core", blas_core())
       .add("cpu_conv", cpu::cpu_conv_description())
+      .add("processes", world().size)
       .str();
 }
 
@@ -137,15 +227,23 @@ class Loop {
   Loop(const RunConfig& cfg, Session& s, const RunFolder& folder, std::string command)
       : cfg_(cfg), s_(s), folder_(folder), command_(std::move(command)), opt_(s.make_optimizer()),
         schedule_(cfg.lr, cfg.milestones, cfg.gamma),
-        stages_(cfg.objective.lambda > 0 ? cfg.objective.mfd_stages.size() : 0), sums_(stages_, s.device) {
+        stages_(cfg.objective.lambda > 0 ? cfg.objective.mfd_stages.size() : 0), sums_(new_sums()) {
     LoaderOptions lo;
     lo.batch = cfg.batch;
     lo.seed = cfg.seed;
     if (!cfg.augment) lo.pad = 0, lo.flip = false;
     lo.workers = cfg.workers;
     lo.device = s.device;
+    lo.dtype = cfg.dtype;
+    lo.rank = world().rank, lo.ranks = world().size;
     loader_ = std::make_unique<BatchLoader>(s.train, lo);
     steps_ = loader_->batches_per_epoch();
+    if (world().size > 1) {
+      std::vector<NamedTensor> buffers = s.model->named_buffers();
+      dp_ = std::make_unique<DataParallel>(world_communicator(s.device), opt_params(), buffers, cfg.sync_bn,
+                                           cfg.sync_mfd);
+      watchdog_ = std::make_unique<StepWatchdog>();
+    }
   }
 
   void resume(const std::map<std::string, std::string>& meta) {
@@ -153,7 +251,8 @@ class Loop {
     epoch_ = std::stoi(meta.at("epoch"));
     step_ = std::stoll(meta.at("step"));
     best_acc_ = std::stod(meta.at("best_test_acc"));
-    if (step_ > 0) sums_.write(sums_from_metadata(meta, stages_, folder_.last().string()));
+    if (step_ > 0) sums_from_metadata(meta, stages_, folder_.last().string(), sums_);
+    if (!lead()) return;
     if (const int dropped = folder_.keep_metrics_of_epochs(epoch_))
       std::printf("metrics.jsonl: dropped %d line(s) logged after the checkpoint was last written\n", dropped);
     std::printf("resuming from %s: epoch %d, step %lld\n", folder_.last().c_str(), epoch_ + 1, static_cast<long long>(step_));
@@ -173,7 +272,7 @@ class Loop {
       if (improved) best_acc_ = test.accuracy;
       checkpoint(folder_.last(), epoch_ + 1, 0);
       if (improved) checkpoint(folder_.best(), epoch_ + 1, 0);
-      sums_ = EpochSums(stages_, s_.device);
+      sums_ = new_sums();
     }
     return kTrainDone;
   }
@@ -208,16 +307,18 @@ class Loop {
         if (!loader_->next(x, y)) break;
       }
       opt_->set_lr(lr_at(epoch_, step_));
-      last = train_step(s_, *opt_, x, y, sums_);
+      last = train_step(s_, *opt_, {x, y, loader_->last_shard_begin(), loader_->last_batch_size()}, sums_, dp_.get());
+      if (watchdog_) watchdog_->tick();
+      ++steps_run_;
       const int64_t global = epoch_ * steps_ + step_;
       if (global == nan_step) sums_.poison();
-      images += x.size(0);
+      images += loader_->last_batch_size();
       const double seconds = seconds_since(t0), per_step = seconds / static_cast<double>(step_ + 1 - first);
       train_seconds_per_image_ = seconds / static_cast<double>(images);
       if (step_ + 1 - first == 10) say_cpu_estimate(per_step);
       if (global == kill_step) std::raise(SIGKILL);
       if (global == term_step) std::raise(SIGTERM);
-      const bool stop = g_signals > 0;
+      const bool stop = world_any(g_signals > 0);  // every process stops at the same step
       if (progress.due(step_ + 1) || stop) {
         const EpochSums::Values v = sums_.read();
         if (!finite(v, last)) return kTrainNonFinite;
@@ -225,8 +326,10 @@ class Loop {
       }
       if (stop) {
         checkpoint(folder_.last(), epoch_, step_ + 1);
-        std::printf("interrupted at epoch %d step %lld; checkpoint %s written; resume with: %s --resume\n", epoch_ + 1,
-                    static_cast<long long>(step_ + 1), folder_.last().c_str(), command_.c_str());
+        std::printf("interrupted at epoch %d step %lld; checkpoint %s written; resume with: %s%s --resume\n", epoch_ + 1,
+                    static_cast<long long>(step_ + 1), folder_.last().c_str(),
+                    world().size > 1 ? "your launcher (mpirun, srun; any number of processes) and " : "",
+                    resume_command().c_str());
         return kTrainInterrupted;
       }
     }
@@ -239,6 +342,7 @@ class Loop {
   // had a NaN or infinite loss. The last step's terms are named.
   bool finite(const EpochSums::Values& v, const Objective::Terms& last) const {
     if (std::isfinite(v.loss)) return true;
+    if (!lead()) return false;  // the sums are every process's: rank 0 says it
     std::ostringstream terms;
     if (last.classification.defined()) terms << "the last step's terms: classification " << last.classification.item();
     for (size_t i = 0; i < last.mfd.size(); ++i)
@@ -254,6 +358,8 @@ class Loop {
     EvalOptions o;
     o.workers = cfg_.workers;
     o.seconds_after = seconds_after_epoch(train_seconds_ / static_cast<double>(steps_), /*within_training=*/false);
+    o.rank = world().rank, o.ranks = world().size;
+    if (watchdog_) o.on_batch = [this] { watchdog_->tick(); };
     const EvalResult r = evaluate(*s_.model, *s_.objective, s_.test, s_.device, o);
     eval_seconds_ = r.seconds;
     final_acc_ = r.accuracy;
@@ -302,7 +408,14 @@ class Loop {
         .add("test_seconds", test.seconds).add("peak_host_mib", peak_host_mib());
     const double peak_device_mib = static_cast<double>(device_stats().peak_bytes_in_use) / (1024.0 * 1024.0);
     if (s_.device == Device::cuda) line.add("peak_device_mib", peak_device_mib);
-    folder_.append_metrics(line.str());
+    if (dp_) {  // what the processes exchanged in this epoch's steps, and rank 0's time in it
+      const Communicator& c = dp_->comm();
+      line.add("allreduce_mib_per_step", static_cast<double>(c.total_bytes() - epoch_bytes_) / (1 << 20) /
+                                             static_cast<double>(std::max<int64_t>(steps_run_, 1)))
+          .add("allreduce_seconds", c.seconds() - epoch_comm_seconds_);
+      epoch_bytes_ = c.total_bytes(), epoch_comm_seconds_ = c.seconds(), steps_run_ = 0;
+    }
+    if (lead()) folder_.append_metrics(line.str());
     std::printf("epoch %d: train loss %.4f acc %.2f%%, test loss %.4f acc %.2f%%, lr %g, train %.1f s, test %.1f s",
                 epoch_ + 1, v.loss / v.seen, 100 * v.correct / v.seen, test.loss, 100 * test.accuracy, opt_->lr(),
                 train_seconds_, test.seconds);
@@ -316,8 +429,27 @@ class Loop {
                                                {"best_test_acc", json_number(best_acc_)}, {"command", command_}};
     for (const auto& [k, v] : cfg_.to_map()) meta["config." + k] = v;
     if (step > 0)
-      for (const auto& [k, v] : sums_to_metadata(sums_.read())) meta[k] = v;
-    save_checkpoint(path.string(), s_.checkpoint_parts(), opt_.get(), meta);
+      for (const auto& [k, v] : sums_to_metadata(sums_.read(), world_gather(sums_.own()))) meta[k] = v;
+    if (lead()) save_checkpoint(path.string(), s_.checkpoint_parts(), opt_.get(), meta);  // the others hold the same
+  }
+
+  // The run's command without --force, which would start it over instead of resuming it.
+  std::string resume_command() const {
+    std::istringstream words(command_);
+    std::string out;
+    for (std::string w; words >> w;)
+      if (w != "--force" && w != "--force=true") out += (out.empty() ? "" : " ") + w;
+    return out;
+  }
+
+  // Rank 0 alone writes the run folder (a process alone is rank 0).
+  static bool lead() { return world().rank == 0; }
+  EpochSums new_sums() const { return EpochSums(stages_, cfg_.objective.lambda, s_.device, cfg_.dtype); }
+  // The tensors the optimizer updates, whose gradients are summed over the processes.
+  std::vector<NamedTensor> opt_params() const {
+    std::vector<NamedTensor> params = s_.model->named_parameters();
+    for (auto& [name, t] : s_.objective->named_parameters()) params.emplace_back("objective." + name, t);
+    return params;
   }
 
   const RunConfig& cfg_;
@@ -333,6 +465,10 @@ class Loop {
   int64_t step_ = 0;
   double best_acc_ = -1.0, final_acc_ = NAN;
   EpochSums sums_;
+  std::unique_ptr<DataParallel> dp_;         // several processes only
+  std::unique_ptr<StepWatchdog> watchdog_;   // several processes only
+  int64_t epoch_bytes_ = 0, steps_run_ = 0;  // the communicator's count at the epoch's start, its steps
+  double epoch_comm_seconds_ = 0;
   std::vector<double> last_corr_;  // mean |F| per chosen stage on the last batch of the last epoch
   double train_seconds_ = 0, eval_seconds_ = 0, images_per_s_ = 0, train_seconds_per_image_ = 0;
 };
@@ -347,30 +483,35 @@ int run_training(const RunConfig& cfg, const std::string& command_line) {
   const bool resuming = settle_folder(cfg, folder, meta, settings_changed);
   std::printf("config: %s\n", cfg.to_json().c_str());
   Session s = build_session(cfg, Purpose::training);  // data, device and model, before any file is written
+  agree_on_run(cfg, s);
   std::printf("%s\n%s\n", s.train.summary("train").c_str(), s.test.summary("test").c_str());
   std::printf("model: %s, %lld parameters; loss %s, lambda %g on stages %s\n", cfg.model.c_str(),
               static_cast<long long>(s.model->num_parameters()), loss_kind_name(cfg.objective.kind), cfg.objective.lambda,
               cfg.to_map().at("mfd-stages").c_str());
-  if (cfg.force) fs::remove_all(folder.dir());
-  if (!resuming || settings_changed) folder.create(config_json(cfg, command_line), !resuming);  // else kept as it was
+  const bool lead = world().rank == 0;  // rank 0 alone writes the run folder
+  if (lead && cfg.force) fs::remove_all(folder.dir());
+  if (lead && (!resuming || settings_changed)) folder.create(config_json(cfg, command_line), !resuming);  // else kept
 
   Loop loop(cfg, s, folder, command_line);
   if (resuming) loop.resume(meta);
+  agree_on_model(s);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   const int end = loop.run();
   if (end != kTrainDone) return end;
 
+  const double final_acc = loop.final_acc();  // every process: it may evaluate
+  if (!lead) return kTrainDone;
   const std::string title = cfg.model + " " + cfg.dataset + " lambda " + json_number(cfg.objective.lambda) + " seed " +
                             std::to_string(cfg.seed);
   folder.write_curves(title);
   folder.write_results(JsonObject()
-                           .add("final_test_acc", loop.final_acc())
+                           .add("final_test_acc", final_acc)
                            .add("best_test_acc_selected_on_test_set", loop.best_acc())
                            .add("mean_abs_corr_last_batch", loop.last_corr())
                            .add("seconds", seconds_since(t_start))
                            .str());
-  std::printf("done: final test accuracy %.2f%% (best %.2f%%, selected on the test set); %s\n", 100 * loop.final_acc(),
+  std::printf("done: final test accuracy %.2f%% (best %.2f%%, selected on the test set); %s\n", 100 * final_acc,
               100 * loop.best_acc(), cfg.out.c_str());
   return kTrainDone;
 }

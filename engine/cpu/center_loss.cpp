@@ -33,24 +33,30 @@ void center_loss_backward(const T* x, const T* centers, const int32_t* labels, T
 }
 
 template <typename T>
-void center_update(const T* x, const int32_t* labels, double alpha, T* centers, int64_t n, int64_t e, int64_t k) {
+void center_deltas(const T* x, const int32_t* labels, const T* centers, T* delta, T* counts, int64_t n, int64_t e,
+                   int64_t k) {
   // Per class: the count and the sum of (c_j - x_i) over its samples, in sample order.
-  std::vector<double> delta(k * e, 0.0);
-  std::vector<int64_t> count(k, 0);
+  std::vector<double> d(k * e, 0.0), count(k, 0.0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t c = labels[i];
-    ++count[c];
-    for (int64_t j = 0; j < e; ++j) delta[c * e + j] += double(centers[c * e + j]) - x[i * e + j];
+    count[c] += 1;
+    for (int64_t j = 0; j < e; ++j) d[c * e + j] += double(centers[c * e + j]) - x[i * e + j];
   }
+  for (int64_t i = 0; i < k * e; ++i) delta[i] = static_cast<T>(d[i]);
+  for (int64_t c = 0; c < k; ++c) counts[c] = static_cast<T>(count[c]);
+}
+
+template <typename T> void center_apply(const T* delta, const T* counts, double alpha, T* centers, int64_t e, int64_t k) {
   for (int64_t c = 0; c < k; ++c)
     for (int64_t j = 0; j < e; ++j)
-      centers[c * e + j] = static_cast<T>(centers[c * e + j] - alpha * delta[c * e + j] / (1.0 + count[c]));
+      centers[c * e + j] = static_cast<T>(centers[c * e + j] - alpha * delta[c * e + j] / (1.0 + counts[c]));
 }
 
 #define MFD_INSTANTIATE(T)                                                                                  \
   template void center_loss_forward<T>(const T*, const T*, const int32_t*, T*, int64_t, int64_t);           \
   template void center_loss_backward<T>(const T*, const T*, const int32_t*, T, T*, int64_t, int64_t);       \
-  template void center_update<T>(const T*, const int32_t*, double, T*, int64_t, int64_t, int64_t);
+  template void center_deltas<T>(const T*, const int32_t*, const T*, T*, T*, int64_t, int64_t, int64_t); \
+  template void center_apply<T>(const T*, const T*, double, T*, int64_t, int64_t);
 MFD_INSTANTIATE(float)
 MFD_INSTANTIATE(double)
 #undef MFD_INSTANTIATE

@@ -121,8 +121,9 @@ class CpuBackend final : public Backend {
   void fill_normal(Tensor& t, double mean, double std, uint64_t seed, uint64_t offset) override {
     MFD_FLOAT_DISPATCH("fill_normal", t.dtype(), cpu::fill_normal(ptr<T>(t), t.numel(), mean, std, seed, offset));
   }
-  void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
-    MFD_FLOAT_DISPATCH("dropout_mask", mask.dtype(), cpu::dropout_mask(ptr<T>(mask), mask.numel(), p, seed, offset));
+  void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset, uint64_t first) override {
+    MFD_FLOAT_DISPATCH("dropout_mask", mask.dtype(),
+                       cpu::dropout_mask(ptr<T>(mask), mask.numel(), p, seed, offset, first));
   }
 
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p,
@@ -167,6 +168,41 @@ class CpuBackend final : public Backend {
                                                 ptr<T>(save_invstd), ptr<T>(dy), batch_stats, ptr<T>(dx),
                                                 ptr<T>(dgamma), ptr<T>(dbeta), x.size(0), x.size(1),
                                                 x.size(2) * x.size(3)));
+  }
+
+  // x viewed as (N, C, M): the three sizes every batch norm kernel takes.
+  static int64_t bn_m(const Tensor& x) { return x.size(2) * x.size(3); }
+  void batch_norm_sum(const Tensor& x, Tensor& sum) override {
+    MFD_FLOAT_DISPATCH("batch_norm2d sums", x.dtype(),
+                       cpu::batch_norm_sum(ptr<T>(x), ptr<T>(sum), x.size(0), x.size(1), bn_m(x)));
+  }
+  void batch_norm_sq_dev(const Tensor& x, const Tensor& sum, double count, Tensor& sq) override {
+    MFD_FLOAT_DISPATCH("batch_norm2d sums", x.dtype(),
+                       cpu::batch_norm_sq_dev(ptr<T>(x), ptr<T>(sum), count, ptr<T>(sq), x.size(0), x.size(1), bn_m(x)));
+  }
+  void batch_norm_apply_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& sum,
+                              const Tensor& sq, double count, double momentum, double eps, Tensor& running_mean,
+                              Tensor& running_var, Tensor& y, Tensor& save_mean, Tensor& save_invstd) override {
+    MFD_FLOAT_DISPATCH("batch_norm2d", x.dtype(),
+                       cpu::batch_norm_apply_train(ptr<T>(x), ptr<T>(gamma), ptr<T>(beta), ptr<T>(sum), ptr<T>(sq),
+                                                   count, momentum, eps, ptr<T>(running_mean), ptr<T>(running_var),
+                                                   ptr<T>(y), ptr<T>(save_mean), ptr<T>(save_invstd), x.size(0),
+                                                   x.size(1), bn_m(x)));
+  }
+  void batch_norm_backward_sums(const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy,
+                                Tensor& sum_dy, Tensor& sum_dy_xhat) override {
+    MFD_FLOAT_DISPATCH("batch_norm2d_backward", x.dtype(),
+                       cpu::batch_norm_backward_sums(ptr<T>(x), ptr<T>(save_mean), ptr<T>(save_invstd), ptr<T>(dy),
+                                                     ptr<T>(sum_dy), ptr<T>(sum_dy_xhat), x.size(0), x.size(1),
+                                                     bn_m(x)));
+  }
+  void batch_norm_backward_apply(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
+                                 const Tensor& save_invstd, const Tensor& dy, const Tensor& sum_dy,
+                                 const Tensor& sum_dy_xhat, double count, Tensor& dx) override {
+    MFD_FLOAT_DISPATCH("batch_norm2d_backward", x.dtype(),
+                       cpu::batch_norm_backward_apply(ptr<T>(x), ptr<T>(gamma), ptr<T>(save_mean), ptr<T>(save_invstd),
+                                                      ptr<T>(dy), ptr<T>(sum_dy), ptr<T>(sum_dy_xhat), count,
+                                                      ptr<T>(dx), x.size(0), x.size(1), bn_m(x)));
   }
 
   void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) override {
@@ -289,6 +325,27 @@ class CpuBackend final : public Backend {
                                          dx.size(0), dx.size(1), dx.size(2) * dx.size(3)));
   }
 
+  void mfd_sums(const Tensor& x, MfdCentering centering, Tensor& sum, Tensor& raw) override {
+    MFD_FLOAT_DISPATCH("mfd_loss", x.dtype(),
+                       cpu::mfd_sums(ptr<T>(x), x.size(0), x.size(1), x.size(2) * x.size(3), centering, ptr<T>(sum),
+                                     ptr<T>(raw)));
+  }
+  void mfd_center(const Tensor& x, MfdCentering centering, const Tensor& sum, double count, Tensor& y,
+                  Tensor& energy) override {
+    MFD_FLOAT_DISPATCH("mfd_loss", x.dtype(),
+                       cpu::mfd_center(ptr<T>(x), x.size(0), x.size(1), x.size(2) * x.size(3), centering, ptr<T>(sum),
+                                       count, ptr<T>(y), ptr<T>(energy)));
+  }
+  void mfd_product(const Tensor& y, Tensor& s) override {
+    MFD_FLOAT_DISPATCH("mfd_loss", y.dtype(), cpu::mfd_product(ptr<T>(y), y.size(0), y.size(1), ptr<T>(s)));
+  }
+  void mfd_normalize(const Tensor& s, const Tensor& energy, const Tensor& raw, Tensor& inv_norm, Tensor& corr,
+                     Tensor& loss, Tensor& mean_abs) override {
+    MFD_FLOAT_DISPATCH("mfd_loss", s.dtype(),
+                       cpu::mfd_normalize(ptr<T>(s), ptr<T>(energy), ptr<T>(raw), s.size(0), ptr<T>(inv_norm),
+                                          ptr<T>(corr), ptr<T>(loss), ptr<T>(mean_abs)));
+  }
+
   void margin_logits_forward(const Tensor& cos, const Tensor& labels, const MarginParams& p, Tensor& out) override {
     check_label_range("margin_logits", labels, cos.size(1));
     MFD_FLOAT_DISPATCH("margin_logits", cos.dtype(),
@@ -313,11 +370,17 @@ class CpuBackend final : public Backend {
                        cpu::center_loss_backward(ptr<T>(x), ptr<T>(centers), ptr<int32_t>(labels), *ptr<T>(dloss),
                                                  ptr<T>(dx), x.size(0), x.size(1)));
   }
-  void center_update(const Tensor& x, const Tensor& labels, double alpha, Tensor& centers) override {
+  void center_deltas(const Tensor& x, const Tensor& labels, const Tensor& centers, Tensor& delta,
+                     Tensor& counts) override {
     check_label_range("center_update", labels, centers.size(0));
     MFD_FLOAT_DISPATCH("center_update", x.dtype(),
-                       cpu::center_update(ptr<T>(x), ptr<int32_t>(labels), alpha, ptr<T>(centers), x.size(0),
-                                          x.size(1), centers.size(0)));
+                       cpu::center_deltas(ptr<T>(x), ptr<int32_t>(labels), ptr<T>(centers), ptr<T>(delta),
+                                          ptr<T>(counts), x.size(0), x.size(1), centers.size(0)));
+  }
+  void center_apply(const Tensor& delta, const Tensor& counts, double alpha, Tensor& centers) override {
+    MFD_FLOAT_DISPATCH("center_update", centers.dtype(),
+                       cpu::center_apply(ptr<T>(delta), ptr<T>(counts), alpha, ptr<T>(centers), centers.size(1),
+                                         centers.size(0)));
   }
 
   void sgd_step(Tensor& w, const Tensor& g, Tensor& v, double lr, double momentum,

@@ -49,8 +49,8 @@ template <typename T> void fill_uniform(T* p, int64_t n, double lo, double hi, u
 template <typename T> void fill_normal(T* p, int64_t n, double mean, double std, uint64_t seed, uint64_t offset) {
   parallel_for(n, [=](int64_t i) { p[i] = static_cast<T>(mean + std * philox_normal(seed, offset, i)); });
 }
-template <typename T> void dropout_mask(T* m, int64_t n, double p, uint64_t seed, uint64_t offset) {
-  parallel_for(n, [=](int64_t i) { m[i] = dropout_keep<T>(philox_uniform(seed, offset, i), p); });
+template <typename T> void dropout_mask(T* m, int64_t n, double p, uint64_t seed, uint64_t offset, uint64_t first) {
+  parallel_for(n, [=](int64_t i) { m[i] = dropout_keep<T>(philox_uniform(seed, offset, first + i), p); });
 }
 
 #define MFD_INSTANTIATE(T)                                                                     \
@@ -65,7 +65,7 @@ template <typename T> void dropout_mask(T* m, int64_t n, double p, uint64_t seed
   template void sgd_step<T>(T*, const T*, T*, int64_t, T, T, T);                               \
   template void fill_uniform<T>(T*, int64_t, double, double, uint64_t, uint64_t);              \
   template void fill_normal<T>(T*, int64_t, double, double, uint64_t, uint64_t);               \
-  template void dropout_mask<T>(T*, int64_t, double, uint64_t, uint64_t);
+  template void dropout_mask<T>(T*, int64_t, double, uint64_t, uint64_t, uint64_t);
 MFD_INSTANTIATE(float)
 MFD_INSTANTIATE(double)
 #undef MFD_INSTANTIATE

@@ -25,7 +25,7 @@ template <typename T> void broadcast_accumulate(const T* dout, double scale, T* 
 template <typename T> void sgd_step(T* w, const T* g, T* v, int64_t n, T lr, T momentum, T weight_decay);
 template <typename T> void fill_uniform(T* p, int64_t n, double lo, double hi, uint64_t seed, uint64_t offset);
 template <typename T> void fill_normal(T* p, int64_t n, double mean, double std, uint64_t seed, uint64_t offset);
-template <typename T> void dropout_mask(T* m, int64_t n, double p, uint64_t seed, uint64_t offset);
+template <typename T> void dropout_mask(T* m, int64_t n, double p, uint64_t seed, uint64_t offset, uint64_t first);
 
 template <typename T>
 void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvShape& g);
@@ -62,6 +62,22 @@ void batch_norm_backward(const T* x, const T* gamma, const T* mean, const T* inv
                          bool batch_stats, T* dx, T* dgamma, T* dbeta, int64_t n, int64_t c,
                          int64_t m);
 
+// Batch norm in steps (backend.h): statistics (C) per channel.
+template <typename T> void batch_norm_sum(const T* x, T* sum, int64_t n, int64_t c, int64_t m);
+template <typename T>
+void batch_norm_sq_dev(const T* x, const T* sum, double count, T* sq, int64_t n, int64_t c, int64_t m);
+template <typename T>
+void batch_norm_apply_train(const T* x, const T* gamma, const T* beta, const T* sum, const T* sq, double count,
+                            double momentum, double eps, T* running_mean, T* running_var, T* y, T* save_mean,
+                            T* save_invstd, int64_t n, int64_t c, int64_t m);
+template <typename T>
+void batch_norm_backward_sums(const T* x, const T* mean, const T* invstd, const T* dy, T* sum_dy, T* sum_dy_xhat,
+                              int64_t n, int64_t c, int64_t m);
+template <typename T>
+void batch_norm_backward_apply(const T* x, const T* gamma, const T* mean, const T* invstd, const T* dy,
+                               const T* sum_dy, const T* sum_dy_xhat, double count, T* dx, int64_t n, int64_t c,
+                               int64_t m);
+
 template <typename T>
 void linear_forward(const T* x, const T* w, const T* b, T* y, int64_t n, int64_t in, int64_t out);
 template <typename T>
@@ -82,6 +98,15 @@ template <typename T> void count_correct(const T* scores, const int32_t* labels,
 template <typename T>
 void mfd_forward(const T* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, T* y,
                  T* inv_norm, T* corr, T* loss, T* mean_abs);
+// MFD in steps (backend.h): sum (D, M) or (D), raw and energy (D), s (D, D).
+template <typename T>
+void mfd_sums(const T* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, T* sum, T* raw);
+template <typename T>
+void mfd_center(const T* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, const T* sum, double count, T* y,
+                T* energy);
+template <typename T> void mfd_product(const T* y, int64_t d, int64_t n, T* s);
+template <typename T>
+void mfd_normalize(const T* s, const T* energy, const T* raw, int64_t d, T* inv_norm, T* corr, T* loss, T* mean_abs);
 template <typename T>
 void mfd_backward(const T* y, const T* inv_norm, const T* corr, T dloss, T* dx, int64_t b, int64_t d,
                   int64_t m);
@@ -98,7 +123,9 @@ template <typename T>
 void center_loss_backward(const T* x, const T* centers, const int32_t* labels, T dloss, T* dx, int64_t n,
                           int64_t e);
 template <typename T>
-void center_update(const T* x, const int32_t* labels, double alpha, T* centers, int64_t n, int64_t e, int64_t k);
+void center_deltas(const T* x, const int32_t* labels, const T* centers, T* delta, T* counts, int64_t n, int64_t e,
+                   int64_t k);
+template <typename T> void center_apply(const T* delta, const T* counts, double alpha, T* centers, int64_t e, int64_t k);
 
 template <typename T> void l2_normalize_forward(const T* x, double eps, T* y, int64_t n, int64_t d);
 template <typename T>

@@ -8,6 +8,7 @@
 // i.e. dy = A y with A symmetric. Every row of y sums to zero over the centring group (the
 // batch at each position, or the whole channel), and A only mixes rows, so A y is already
 // centred: the backward of the centring (subtracting the group mean of dy) is the identity here.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -26,41 +27,43 @@ inline void syrk(int64_t d, int64_t n, const double* y, double* s) {
   cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, d, n, 1.0, y, n, 0.0, s, d);
 }
 
-}  // namespace
-
+// The group sums of channel i over the shard in x: per position (batch centring, `sum` has m
+// entries) or over all its values (channel centring, one entry), in double, and sum x^2.
 template <typename T>
-void mfd_forward(const T* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, T* y,
-                 T* inv_norm, T* corr, T* loss, T* mean_abs) {
-  const int64_t n = b * m;
-  // Centre channel by channel, in double: the means, the raw and the centred energies.
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < d; ++i) {
-    std::vector<double> mean(centering == MfdCentering::batch ? m : 1, 0.0);
-    double raw = 0.0;
-    for (int64_t k = 0; k < b; ++k) {
-      const T* xi = x + (k * d + i) * m;
-      for (int64_t p = 0; p < m; ++p) {
-        mean[centering == MfdCentering::batch ? p : 0] += xi[p];
-        raw += double(xi[p]) * xi[p];
-      }
+void channel_sums(const T* x, int64_t b, int64_t d, int64_t m, int64_t i, MfdCentering centering, double* sum,
+                  double& raw) {
+  const bool batch = centering == MfdCentering::batch;
+  std::fill(sum, sum + (batch ? m : 1), 0.0);
+  raw = 0.0;
+  for (int64_t k = 0; k < b; ++k) {
+    const T* xi = x + (k * d + i) * m;
+    for (int64_t p = 0; p < m; ++p) {
+      sum[batch ? p : 0] += xi[p];
+      raw += double(xi[p]) * xi[p];
     }
-    const double count = centering == MfdCentering::batch ? double(b) : double(n);
-    for (double& v : mean) v /= count;
-    double centred = 0.0;
-    T* yi = y + i * n;
-    for (int64_t k = 0; k < b; ++k) {
-      const T* xi = x + (k * d + i) * m;
-      for (int64_t p = 0; p < m; ++p) {
-        const double v = xi[p] - mean[centering == MfdCentering::batch ? p : 0];
-        yi[k * m + p] = static_cast<T>(v);
-        centred += v * v;
-      }
-    }
-    inv_norm[i] = static_cast<T>(mfd_inv_norm(centred, raw));
   }
-  syrk(d, n, y, corr);  // upper triangle of S
-  // Normalise, mirror into the lower triangle, and sum F^2 and |F| off the diagonal: per row,
-  // then the rows in order, so that the result does not depend on the threads.
+}
+
+// Row i of y = channel i of x minus its group mean; returns the centred energy sum y^2 (double).
+template <typename T>
+double center_channel(const T* x, int64_t b, int64_t d, int64_t m, int64_t i, MfdCentering centering,
+                      const double* mean, T* yi) {
+  const bool batch = centering == MfdCentering::batch;
+  double centred = 0.0;
+  for (int64_t k = 0; k < b; ++k) {
+    const T* xi = x + (k * d + i) * m;
+    for (int64_t p = 0; p < m; ++p) {
+      const double v = xi[p] - mean[batch ? p : 0];
+      yi[k * m + p] = static_cast<T>(v);
+      centred += v * v;
+    }
+  }
+  return centred;
+}
+
+// corr holds S = y y^T above the diagonal: normalise it into F, mirror it below, and sum F^2 and
+// |F| off the diagonal, per row, then the rows in order (the result does not depend on threads).
+template <typename T> void normalize_and_sum(T* corr, const T* inv_norm, int64_t d, T* loss, T* mean_abs) {
   std::vector<double> row_sq(d, 0.0), row_abs(d, 0.0);
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t i = 0; i < d; ++i) {
@@ -80,6 +83,64 @@ void mfd_forward(const T* x, int64_t b, int64_t d, int64_t m, MfdCentering cente
   }
   *loss = static_cast<T>(sum_sq / mfd_pairs(d));
   *mean_abs = static_cast<T>(sum_abs / mfd_pairs(d));
+}
+
+}  // namespace
+
+template <typename T>
+void mfd_forward(const T* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, T* y,
+                 T* inv_norm, T* corr, T* loss, T* mean_abs) {
+  const int64_t n = b * m;
+  const double count = centering == MfdCentering::batch ? double(b) : double(n);
+  // Centre channel by channel, in double: the means, the raw and the centred energies.
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < d; ++i) {
+    std::vector<double> mean(centering == MfdCentering::batch ? m : 1);
+    double raw;
+    channel_sums(x, b, d, m, i, centering, mean.data(), raw);
+    for (double& v : mean) v /= count;
+    inv_norm[i] = static_cast<T>(mfd_inv_norm(center_channel(x, b, d, m, i, centering, mean.data(), y + i * n), raw));
+  }
+  syrk(d, n, y, corr);  // upper triangle of S
+  normalize_and_sum(corr, inv_norm, d, loss, mean_abs);
+}
+
+// The same in steps (backend.h), the caller summing over the processes in between.
+template <typename T>
+void mfd_sums(const T* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, T* sum, T* raw) {
+  const int64_t per_channel = centering == MfdCentering::batch ? m : 1;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < d; ++i) {
+    std::vector<double> s(per_channel);
+    double r;
+    channel_sums(x, b, d, m, i, centering, s.data(), r);
+    for (int64_t p = 0; p < per_channel; ++p) sum[i * per_channel + p] = static_cast<T>(s[p]);
+    raw[i] = static_cast<T>(r);
+  }
+}
+
+template <typename T>
+void mfd_center(const T* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, const T* sum, double count, T* y,
+                T* energy) {
+  const int64_t per_channel = centering == MfdCentering::batch ? m : 1;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < d; ++i) {
+    std::vector<double> mean(per_channel);
+    for (int64_t p = 0; p < per_channel; ++p) mean[p] = sum[i * per_channel + p] / count;
+    energy[i] = static_cast<T>(center_channel(x, b, d, m, i, centering, mean.data(), y + i * b * m));
+  }
+}
+
+template <typename T> void mfd_product(const T* y, int64_t d, int64_t n, T* s) {
+  std::fill(s, s + d * d, T(0));  // syrk writes the upper triangle; the sum over processes reads all
+  if (n > 0) syrk(d, n, y, s);
+}
+
+template <typename T>
+void mfd_normalize(const T* s, const T* energy, const T* raw, int64_t d, T* inv_norm, T* corr, T* loss, T* mean_abs) {
+  for (int64_t i = 0; i < d; ++i) inv_norm[i] = static_cast<T>(mfd_inv_norm(energy[i], raw[i]));
+  if (s != corr) std::copy(s, s + d * d, corr);
+  normalize_and_sum(corr, inv_norm, d, loss, mean_abs);
 }
 
 template <typename T>
@@ -121,7 +182,11 @@ void mfd_backward(const T* y, const T* inv_norm, const T* corr, T dloss, T* dx, 
 
 #define MFD_INSTANTIATE(T)                                                                          \
   template void mfd_forward<T>(const T*, int64_t, int64_t, int64_t, MfdCentering, T*, T*, T*, T*, T*); \
-  template void mfd_backward<T>(const T*, const T*, const T*, T, T*, int64_t, int64_t, int64_t);
+  template void mfd_backward<T>(const T*, const T*, const T*, T, T*, int64_t, int64_t, int64_t);      \
+  template void mfd_sums<T>(const T*, int64_t, int64_t, int64_t, MfdCentering, T*, T*);               \
+  template void mfd_center<T>(const T*, int64_t, int64_t, int64_t, MfdCentering, const T*, double, T*, T*); \
+  template void mfd_product<T>(const T*, int64_t, int64_t, T*);                                       \
+  template void mfd_normalize<T>(const T*, const T*, const T*, int64_t, T*, T*, T*, T*);
 MFD_INSTANTIATE(float)
 MFD_INSTANTIATE(double)
 #undef MFD_INSTANTIATE

@@ -1,5 +1,6 @@
 // Center Loss on CUDA: the loss (one block per sample, then the mean), its input gradient, and
-// Wen et al.'s centre update (one thread per (class, feature), walking the samples in order).
+// Wen et al.'s centre update in two steps (one thread per (class, feature), walking the samples in
+// order), so that a data-parallel run sums the classes' deltas over the processes in between.
 #include "engine/cuda/allocator.h"
 #include "engine/cuda/kernels.h"
 #include "engine/cuda/reduce.cuh"
@@ -32,20 +33,30 @@ __global__ void center_backward_kernel(const float* x, const float* centers, con
   }
 }
 
-// One thread per (class, feature): the sum over that class's samples, in sample order.
-__global__ void center_update_kernel(const float* x, const int32_t* labels, double alpha, float* centers, int64_t n,
-                                     int64_t e, int64_t k) {
+// One thread per (class, feature): the sum of (c_j - x_i) over that class's samples, in sample
+// order (and the class's count, by its first feature's thread).
+__global__ void center_deltas_kernel(const float* x, const int32_t* labels, const float* centers, float* delta,
+                                     float* counts, int64_t n, int64_t e, int64_t k) {
   MFD_GRID_STRIDE(idx, k * e) {
     const int64_t c = idx / e, j = idx - c * e;
     const double cj = centers[idx];
-    double delta = 0.0;
+    double d = 0.0;
     int64_t count = 0;
     for (int64_t i = 0; i < n; ++i)
       if (labels[i] == c) {
         ++count;
-        delta += cj - x[i * e + j];
+        d += cj - x[i * e + j];
       }
-    centers[idx] = static_cast<float>(cj - alpha * delta / (1.0 + count));
+    delta[idx] = static_cast<float>(d);
+    if (j == 0) counts[c] = static_cast<float>(count);
+  }
+}
+
+__global__ void center_apply_kernel(const float* delta, const float* counts, double alpha, float* centers, int64_t e,
+                                    int64_t k) {
+  MFD_GRID_STRIDE(idx, k * e) {
+    const int64_t c = idx / e;
+    centers[idx] = static_cast<float>(centers[idx] - alpha * delta[idx] / (1.0 + counts[c]));
   }
 }
 
@@ -65,9 +76,12 @@ void center_loss_backward(const float* x, const float* centers, const int32_t* l
                           float* dx, int64_t n, int64_t e, int64_t k) {
   MFD_LAUNCH_1D("center_loss_backward", center_backward_kernel, n * e, x, centers, labels, dloss, dx, n, e, k);
 }
-void center_update(const float* x, const int32_t* labels, double alpha, float* centers, int64_t n, int64_t e,
-                   int64_t k) {
-  MFD_LAUNCH_1D("center_update", center_update_kernel, k * e, x, labels, alpha, centers, n, e, k);
+void center_deltas(const float* x, const int32_t* labels, const float* centers, float* delta, float* counts, int64_t n,
+                   int64_t e, int64_t k) {
+  MFD_LAUNCH_1D("center_deltas", center_deltas_kernel, k * e, x, labels, centers, delta, counts, n, e, k);
+}
+void center_apply(const float* delta, const float* counts, double alpha, float* centers, int64_t e, int64_t k) {
+  MFD_LAUNCH_1D("center_apply", center_apply_kernel, k * e, delta, counts, alpha, centers, e, k);
 }
 
 }  // namespace mfd::cuda

@@ -77,8 +77,8 @@ class CudaBackend final : public Backend {
   void fill_normal(Tensor& t, double mean, double std, uint64_t seed, uint64_t offset) override {
     cuda::fill_normal(f32("fill_normal", t), t.numel(), mean, std, seed, offset);
   }
-  void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset) override {
-    cuda::dropout_mask(f32("dropout_mask", mask), mask.numel(), p, seed, offset);
+  void dropout_mask(Tensor& mask, double p, uint64_t seed, uint64_t offset, uint64_t first) override {
+    cuda::dropout_mask(f32("dropout_mask", mask), mask.numel(), p, seed, offset, first);
   }
 
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, Tensor& y) override {
@@ -140,6 +140,37 @@ class CudaBackend final : public Backend {
     // Evaluation-mode backward (statistics are constants), or some output not wanted.
     cuda::batch_norm_backward(f32(op, x), f32(op, gamma), f32(op, save_mean), f32(op, save_invstd), f32(op, dy),
                               batch_stats, f32(op, dx), f32(op, dgamma), f32(op, dbeta), n, c, h * w);
+  }
+
+  void batch_norm_sum(const Tensor& x, Tensor& sum) override {
+    const char* op = "batch_norm2d";
+    cuda::batch_norm_sum(f32(op, x), f32(op, sum), x.size(0), x.size(1), x.size(2) * x.size(3));
+  }
+  void batch_norm_sq_dev(const Tensor& x, const Tensor& sum, double count, Tensor& sq) override {
+    const char* op = "batch_norm2d";
+    cuda::batch_norm_sq_dev(f32(op, x), f32(op, sum), count, f32(op, sq), x.size(0), x.size(1), x.size(2) * x.size(3));
+  }
+  void batch_norm_apply_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& sum,
+                              const Tensor& sq, double count, double momentum, double eps, Tensor& running_mean,
+                              Tensor& running_var, Tensor& y, Tensor& save_mean, Tensor& save_invstd) override {
+    const char* op = "batch_norm2d";
+    cuda::batch_norm_apply_train(f32(op, x), f32(op, gamma), f32(op, beta), f32(op, sum), f32(op, sq), count, momentum,
+                                 eps, f32(op, running_mean), f32(op, running_var), f32(op, y), f32(op, save_mean),
+                                 f32(op, save_invstd), x.size(0), x.size(1), x.size(2) * x.size(3));
+  }
+  void batch_norm_backward_sums(const Tensor& x, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dy,
+                                Tensor& sum_dy, Tensor& sum_dy_xhat) override {
+    const char* op = "batch_norm2d_backward";
+    cuda::batch_norm_backward_sums(f32(op, x), f32(op, save_mean), f32(op, save_invstd), f32(op, dy), f32(op, sum_dy),
+                                   f32(op, sum_dy_xhat), x.size(0), x.size(1), x.size(2) * x.size(3));
+  }
+  void batch_norm_backward_apply(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
+                                 const Tensor& save_invstd, const Tensor& dy, const Tensor& sum_dy,
+                                 const Tensor& sum_dy_xhat, double count, Tensor& dx) override {
+    const char* op = "batch_norm2d_backward";
+    cuda::batch_norm_backward_apply(f32(op, x), f32(op, gamma), f32(op, save_mean), f32(op, save_invstd), f32(op, dy),
+                                    f32(op, sum_dy), f32(op, sum_dy_xhat), count, f32(op, dx), x.size(0), x.size(1),
+                                    x.size(2) * x.size(3));
   }
 
   void max_pool2d_forward(const Tensor& x, const Pool2dParams& p, Tensor& y) override {
@@ -233,6 +264,26 @@ class CudaBackend final : public Backend {
     cuda::mfd_forward(f32(op, x), x.size(0), x.size(1), x.size(2) * x.size(3), centering, f32(op, y),
                       f32(op, inv_norm), f32(op, corr), f32(op, loss), f32(op, mean_abs));
   }
+  void mfd_sums(const Tensor& x, MfdCentering centering, Tensor& sum, Tensor& raw) override {
+    const char* op = "mfd_loss";
+    cuda::mfd_sums(f32(op, x), x.size(0), x.size(1), x.size(2) * x.size(3), centering, f32(op, sum), f32(op, raw));
+  }
+  void mfd_center(const Tensor& x, MfdCentering centering, const Tensor& sum, double count, Tensor& y,
+                  Tensor& energy) override {
+    const char* op = "mfd_loss";
+    cuda::mfd_center(f32(op, x), x.size(0), x.size(1), x.size(2) * x.size(3), centering, f32(op, sum), count,
+                     f32(op, y), f32(op, energy));
+  }
+  void mfd_product(const Tensor& y, Tensor& s) override {
+    const char* op = "mfd_loss";
+    cuda::mfd_product(f32(op, y), y.size(0), y.size(1), f32(op, s));
+  }
+  void mfd_normalize(const Tensor& s, const Tensor& energy, const Tensor& raw, Tensor& inv_norm, Tensor& corr,
+                     Tensor& loss, Tensor& mean_abs) override {
+    const char* op = "mfd_loss";
+    cuda::mfd_normalize(f32(op, s), f32(op, energy), f32(op, raw), s.size(0), f32(op, inv_norm), f32(op, corr),
+                        f32(op, loss), f32(op, mean_abs));
+  }
   void mfd_backward(const Tensor& y, const Tensor& inv_norm, const Tensor& corr, const Tensor& dloss,
                     Tensor& dx) override {
     const char* op = "mfd_loss_backward";
@@ -265,11 +316,17 @@ class CudaBackend final : public Backend {
     cuda::center_loss_backward(f32(op, x), f32(op, centers), labels_of(op, labels), f32(op, dloss), f32(op, dx),
                                x.size(0), x.size(1), centers.size(0));
   }
-  void center_update(const Tensor& x, const Tensor& labels, double alpha, Tensor& centers) override {
+  void center_deltas(const Tensor& x, const Tensor& labels, const Tensor& centers, Tensor& delta,
+                     Tensor& counts) override {
     const char* op = "center_update";
     const int32_t* y = labels_of(op, labels);
     check_labels(op, y, x.size(0), centers.size(0));
-    cuda::center_update(f32(op, x), y, alpha, f32(op, centers), x.size(0), x.size(1), centers.size(0));
+    cuda::center_deltas(f32(op, x), y, f32(op, centers), f32(op, delta), f32(op, counts), x.size(0), x.size(1),
+                        centers.size(0));
+  }
+  void center_apply(const Tensor& delta, const Tensor& counts, double alpha, Tensor& centers) override {
+    const char* op = "center_update";
+    cuda::center_apply(f32(op, delta), f32(op, counts), alpha, f32(op, centers), centers.size(1), centers.size(0));
   }
 
   void sgd_step(Tensor& w, const Tensor& g, Tensor& v, double lr, double momentum, double weight_decay) override {

@@ -75,8 +75,8 @@ __global__ void uniform_kernel(float* p, int64_t n, double lo, double hi, uint64
 __global__ void normal_kernel(float* p, int64_t n, double mean, double std, uint64_t seed, uint64_t offset) {
   MFD_GRID_STRIDE(i, n) p[i] = static_cast<float>(mean + std * philox_normal(seed, offset, i));
 }
-__global__ void dropout_kernel(float* p, int64_t n, double prob, uint64_t seed, uint64_t offset) {
-  MFD_GRID_STRIDE(i, n) p[i] = dropout_keep<float>(philox_uniform(seed, offset, i), prob);
+__global__ void dropout_kernel(float* p, int64_t n, double prob, uint64_t seed, uint64_t offset, uint64_t first) {
+  MFD_GRID_STRIDE(i, n) p[i] = dropout_keep<float>(philox_uniform(seed, offset, first + i), prob);
 }
 
 }  // namespace
@@ -127,8 +127,8 @@ void fill_uniform(float* t, int64_t n, double lo, double hi, uint64_t seed, uint
 void fill_normal(float* t, int64_t n, double mean, double std, uint64_t seed, uint64_t offset) {
   MFD_LAUNCH_1D("fill_normal", normal_kernel, n, t, n, mean, std, seed, offset);
 }
-void dropout_mask(float* t, int64_t n, double p, uint64_t seed, uint64_t offset) {
-  MFD_LAUNCH_1D("dropout_mask", dropout_kernel, n, t, n, p, seed, offset);
+void dropout_mask(float* t, int64_t n, double p, uint64_t seed, uint64_t offset, uint64_t first) {
+  MFD_LAUNCH_1D("dropout_mask", dropout_kernel, n, t, n, p, seed, offset, first);
 }
 
 void sum(const float* x, int64_t n, double scale, float* out) {

@@ -25,7 +25,7 @@ void broadcast_accumulate(const float* dout, double scale, float* dx, int64_t n)
 void sgd_step(float* w, const float* g, float* v, int64_t n, float lr, float momentum, float weight_decay);
 void fill_uniform(float* t, int64_t n, double lo, double hi, uint64_t seed, uint64_t offset);
 void fill_normal(float* t, int64_t n, double mean, double std, uint64_t seed, uint64_t offset);
-void dropout_mask(float* t, int64_t n, double p, uint64_t seed, uint64_t offset);
+void dropout_mask(float* t, int64_t n, double p, uint64_t seed, uint64_t offset, uint64_t first);
 
 // ---- conv2d.cu: cuDNN, algorithms measured once per shape; the bias kernels -----------------------
 void cudnn_conv2d_forward(const float* x, const float* w, float* y, const ConvShape& g);          // y = conv(x, w)
@@ -59,6 +59,17 @@ void batch_norm_forward_train(const float* x, const float* gamma, const float* b
 void batch_norm_backward(const float* x, const float* gamma, const float* mean, const float* invstd,
                          const float* dy, bool batch_stats, float* dx, float* dgamma, float* dbeta, int64_t n,
                          int64_t c, int64_t m);
+// The stepped training forward and backward (backend.h), (C) statistics assigned, dx accumulated.
+void batch_norm_sum(const float* x, float* sum, int64_t n, int64_t c, int64_t m);
+void batch_norm_sq_dev(const float* x, const float* sum, double count, float* sq, int64_t n, int64_t c, int64_t m);
+void batch_norm_apply_train(const float* x, const float* gamma, const float* beta, const float* sum, const float* sq,
+                            double count, double momentum, double eps, float* running_mean, float* running_var,
+                            float* y, float* save_mean, float* save_invstd, int64_t n, int64_t c, int64_t m);
+void batch_norm_backward_sums(const float* x, const float* mean, const float* invstd, const float* dy, float* sum_dy,
+                              float* sum_dy_xhat, int64_t n, int64_t c, int64_t m);
+void batch_norm_backward_apply(const float* x, const float* gamma, const float* mean, const float* invstd,
+                               const float* dy, const float* sum_dy, const float* sum_dy_xhat, double count, float* dx,
+                               int64_t n, int64_t c, int64_t m);
 
 // ---- pooling.cu: cuDNN; global average pooling a reduction ---------------------------------------
 void max_pool2d_forward(const float* x, float* y, const PoolShape& s);
@@ -106,13 +117,21 @@ void center_loss_forward(const float* x, const float* centers, const int32_t* la
                          int64_t e);
 void center_loss_backward(const float* x, const float* centers, const int32_t* labels, const float* dloss,
                           float* dx, int64_t n, int64_t e, int64_t k);
-void center_update(const float* x, const int32_t* labels, double alpha, float* centers, int64_t n, int64_t e,
-                   int64_t k);
+void center_deltas(const float* x, const int32_t* labels, const float* centers, float* delta, float* counts, int64_t n,
+                   int64_t e, int64_t k);
+void center_apply(const float* delta, const float* counts, double alpha, float* centers, int64_t e, int64_t k);
 
 // ---- mfd.cu: all of MFD on CUDA ------------------------------------------------------------------------
 // x (B, D, M); y (D, B*M), inv_norm (D), corr (D, D), loss and mean_abs (scalars) assigned.
 void mfd_forward(const float* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, float* y, float* inv_norm,
                  float* corr, float* loss, float* mean_abs);
+// The forward in steps (backend.h): sum (D, M) or (D), raw and energy (D), s (D, D), assigned.
+void mfd_sums(const float* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, float* sum, float* raw);
+void mfd_center(const float* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, const float* sum, double count,
+                float* y, float* energy);
+void mfd_product(const float* y, int64_t d, int64_t n, float* s);
+void mfd_normalize(const float* s, const float* energy, const float* raw, int64_t d, float* inv_norm, float* corr,
+                   float* loss, float* mean_abs);
 // dx (B, D, M) += dloss[0] * dL/dx from what the forward saved.
 void mfd_backward(const float* y, const float* inv_norm, const float* corr, const float* dloss, float* dx, int64_t b,
                   int64_t d, int64_t m);

@@ -3,7 +3,9 @@
 // and find each channel's 1/||y_i|| with the dead-channel rule (our kernels, in double); S = y y^T
 // with one cuBLAS product; normalise S into F in place and sum the loss and mean |F| (a kernel,
 // rows in order). Backward: A = dL/dS from F (a kernel), then dx += A y, per sample straight into
-// dx for large maps (a strided batch of products), else one wide product and an add.
+// dx for large maps (a strided batch of products), else one wide product and an add. The same
+// forward in steps (sums, centre, product, normalise) serves a data-parallel run, which sums each
+// step's statistics over the processes in between (losses/mfd.cpp).
 #include <algorithm>
 
 #include "engine/cuda/allocator.h"
@@ -81,6 +83,51 @@ __global__ void mfd_channel_apply_kernel(const float* x, int64_t b, int64_t d, i
   }
   cen = block_sum(cen);
   if (threadIdx.x == 0) part_cen[ch * splits + blockIdx.y] = cen;
+}
+
+// The stepped forward (backend.h), the caller summing over the processes between the steps.
+// Batch centring, sums: per (channel, position) the sum over the shard's samples, and partial raw
+// energies per (channel, split).
+__global__ void mfd_position_sums_kernel(const float* x, int64_t b, int64_t d, int64_t m, float* sum,
+                                         double* part_raw) {
+  const int64_t ch = blockIdx.x, splits = gridDim.y;
+  double raw = 0.0;
+  for (int64_t p = blockIdx.y * int64_t(blockDim.x) + threadIdx.x; p < m; p += splits * blockDim.x) {
+    double s = 0.0;
+    for (int64_t k = 0; k < b; ++k) {
+      const float v = x[(k * d + ch) * m + p];
+      s += v;
+      raw += double(v) * v;
+    }
+    sum[ch * m + p] = static_cast<float>(s);
+  }
+  raw = block_sum(raw);
+  if (threadIdx.x == 0) part_raw[ch * splits + blockIdx.y] = raw;
+}
+
+// Batch centring, centre: y = x - sum / count at each position; partial centred energies.
+__global__ void mfd_position_center_kernel(const float* x, int64_t b, int64_t d, int64_t m, const float* sum,
+                                           double count, float* y, double* part_cen) {
+  const int64_t ch = blockIdx.x, splits = gridDim.y, nn = b * m;
+  double cen = 0.0;
+  for (int64_t p = blockIdx.y * int64_t(blockDim.x) + threadIdx.x; p < m; p += splits * blockDim.x) {
+    const double mean = sum[ch * m + p] / count;
+    for (int64_t k = 0; k < b; ++k) {
+      const double v = x[(k * d + ch) * m + p] - mean;
+      y[ch * nn + k * m + p] = static_cast<float>(v);
+      cen += v * v;
+    }
+  }
+  cen = block_sum(cen);
+  if (threadIdx.x == 0) part_cen[ch * splits + blockIdx.y] = cen;
+}
+
+__global__ void mfd_summed_mean_kernel(const float* sum, double count, int64_t d, double* mean) {
+  MFD_GRID_STRIDE(ch, d) mean[ch] = sum[ch] / count;
+}
+
+__global__ void mfd_summed_inv_norm_kernel(const float* energy, const float* raw, int64_t d, float* inv_norm) {
+  MFD_GRID_STRIDE(ch, d) inv_norm[ch] = static_cast<float>(mfd_inv_norm(energy[ch], raw[ch]));
 }
 
 __global__ void mfd_inv_norm_kernel(const double* part_raw, const double* part_cen, int splits, int64_t d,
@@ -214,6 +261,65 @@ void mfd_forward(const float* x, int64_t b, int64_t d, int64_t m, MfdCentering c
   } else {
     fill(corr, DType::f32, d * d, 0.0);
   }
+  mfd_normalize(corr, inv_norm, d, loss, mean_abs);
+}
+
+void mfd_sums(const float* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, float* sum, float* raw) {
+  if (d == 0) return;
+  cudaStream_t s = stream();
+  const bool batch = centering == MfdCentering::batch;
+  const int splits = batch ? channel_splits(1, d, m) : channel_splits(b, d, m);
+  DeviceBuffer parts(2 * d * splits * sizeof(double));
+  double* part_sum = parts.as<double>();
+  double* part_raw = part_sum + d * splits;
+  const dim3 grid(static_cast<unsigned>(d), splits);
+  if (batch) {
+    mfd_position_sums_kernel<<<grid, kThreads, 0, s>>>(x, b, d, m, sum, part_raw);
+    MFD_CUDA_LAUNCH_CHECK("mfd_position_sums");
+  } else {
+    mfd_channel_sums_kernel<<<grid, kThreads, 0, s>>>(x, b, d, m, part_sum, part_raw);
+    MFD_CUDA_LAUNCH_CHECK("mfd_channel_sums");
+    parts_to_channels(part_sum, splits, d, sum);
+  }
+  parts_to_channels(part_raw, splits, d, raw);
+}
+
+void mfd_center(const float* x, int64_t b, int64_t d, int64_t m, MfdCentering centering, const float* sum, double count,
+                float* y, float* energy) {
+  if (d == 0) return;
+  cudaStream_t s = stream();
+  const bool batch = centering == MfdCentering::batch;
+  const int splits = batch ? channel_splits(1, d, m) : channel_splits(b, d, m);
+  DeviceBuffer parts(d * splits * sizeof(double)), mean(d * sizeof(double));
+  const dim3 grid(static_cast<unsigned>(d), splits);
+  if (batch) {
+    mfd_position_center_kernel<<<grid, kThreads, 0, s>>>(x, b, d, m, sum, count, y, parts.as<double>());
+    MFD_CUDA_LAUNCH_CHECK("mfd_position_center");
+  } else {
+    mfd_summed_mean_kernel<<<blocks_for(d), kThreads, 0, s>>>(sum, count, d, mean.as<double>());
+    MFD_CUDA_LAUNCH_CHECK("mfd_summed_mean");
+    mfd_channel_apply_kernel<<<grid, kThreads, 0, s>>>(x, b, d, m, mean.as<double>(), y, parts.as<double>());
+    MFD_CUDA_LAUNCH_CHECK("mfd_channel_apply");
+  }
+  parts_to_channels(parts.as<double>(), splits, d, energy);
+}
+
+void mfd_product(const float* y, int64_t d, int64_t n, float* s) {
+  if (d == 0) return;
+  if (n == 0) return fill(s, DType::f32, d * d, 0.0);
+  gemm_rm("mfd_loss", false, true, d, d, n, 1.0f, y, n, y, n, 0.0f, s, d);
+}
+
+void mfd_normalize(const float* s, const float* energy, const float* raw, int64_t d, float* inv_norm, float* corr,
+                   float* loss, float* mean_abs) {
+  if (d == 0) {
+    fill(loss, DType::f32, 1, 0.0);
+    fill(mean_abs, DType::f32, 1, 0.0);
+    return;
+  }
+  mfd_summed_inv_norm_kernel<<<blocks_for(d), kThreads, 0, stream()>>>(energy, raw, d, inv_norm);
+  MFD_CUDA_LAUNCH_CHECK("mfd_summed_inv_norm");
+  if (s != corr) copy_device_to_device(corr, s, d * d * sizeof(float));
   mfd_normalize(corr, inv_norm, d, loss, mean_abs);
 }
 

@@ -122,5 +122,15 @@ __global__ void bias_grad_finalize_kernel(const double* parts, int splits, int64
   MFD_GRID_STRIDE(ch, c) db[ch] += static_cast<float>(sum_parts(parts, ch, splits));
 }
 
+__global__ void parts_to_channels_kernel(const double* parts, int splits, int64_t c, float* out) {
+  MFD_GRID_STRIDE(ch, c) out[ch] = static_cast<float>(sum_parts(parts, ch, splits));
+}
+
+// out[c] = the sum of a channel's partial sums (grid (C, splits) above), assigned.
+inline void parts_to_channels(const double* parts, int splits, int64_t c, float* out) {
+  parts_to_channels_kernel<<<blocks_for(c), kThreads, 0, stream()>>>(parts, splits, c, out);
+  MFD_CUDA_LAUNCH_CHECK("parts_to_channels");
+}
+
 }  // namespace
 }  // namespace mfd::cuda

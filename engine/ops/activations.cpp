@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "engine/autograd.h"
+#include "engine/batch_shard.h"
 #include "engine/ops.h"
 
 namespace mfd {
@@ -29,7 +30,13 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   MFD_CHECK(p >= 0.0 && p < 1.0, "dropout: p must be in [0, 1), got ", p);
   if (!training || p == 0.0) return x;
   Tensor mask = Tensor::empty_like(x);
-  gen.dropout_mask_(mask, p);
+  if (const BatchShard* shard = current_shard()) {  // this shard's samples of the global batch's mask
+    MFD_CHECK(x.size(0) == shard->size, "dropout: ", x.size(0), " samples in a shard of ", shard->size);
+    const uint64_t per_sample = static_cast<uint64_t>(x.numel() / x.size(0));
+    gen.dropout_mask_(mask, p, shard->begin * per_sample, shard->global * per_sample);
+  } else {
+    gen.dropout_mask_(mask, p);
+  }
   Tensor y = Tensor::empty_like(x);
   backend_for(x).mul(x, mask, y);
   if (needs_grad({x})) {

@@ -1,5 +1,5 @@
 // The batch loader: every sample once per epoch, the partial last batch, drop_last, and batches
-// independent of the number of workers and of resuming mid-epoch.
+// independent of the number of workers and of resuming mid-epoch; data-parallel shards.
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -75,6 +75,45 @@ TEST(BatchLoaderTest, BatchesDoNotDependOnWorkersOrResuming) {
   ASSERT_EQ(resumed.size(), 4u);
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(resumed[i], reference[6 + i]);
   EXPECT_NE(epoch_batches(ds, o, 3), reference) << "another epoch, another order and other crops";
+}
+
+// Several processes: each takes its shard of every batch (the partial last one too), and the
+// shards, in rank order, are the one process's batch, augmentation included.
+TEST(BatchLoaderTest, TheShardsOfTheRanksMakeUpTheBatch) {
+  ImageDataset ds = synthetic(53);
+  LoaderOptions o;
+  o.batch = 10;
+  o.seed = 4;
+  o.workers = 1;
+  const std::vector<std::vector<double>> whole = epoch_batches(ds, o, 2);
+  for (int ranks : {2, 3}) {
+    SCOPED_TRACE(ranks);
+    o.ranks = ranks;
+    std::vector<std::vector<std::vector<double>>> shards;  // [rank][batch]
+    for (int r = 0; r < ranks; ++r) {
+      o.rank = r;
+      shards.push_back(epoch_batches(ds, o, 2));
+    }
+    ASSERT_EQ(shards[0].size(), whole.size());
+    const int64_t image = ds.image_size();
+    for (size_t k = 0; k < whole.size(); ++k) {
+      const int64_t size = static_cast<int64_t>(whole[k].size()) / (image + 1);
+      std::vector<double> images, labels;
+      for (int r = 0; r < ranks; ++r) {
+        const ShardBounds b = batch_shard_bounds(size, r, ranks);
+        const std::vector<double>& v = shards[r][k];
+        ASSERT_EQ(static_cast<int64_t>(v.size()), (b.end - b.begin) * (image + 1));
+        images.insert(images.end(), v.begin(), v.begin() + (b.end - b.begin) * image);
+        labels.insert(labels.end(), v.begin() + (b.end - b.begin) * image, v.end());
+      }
+      images.insert(images.end(), labels.begin(), labels.end());
+      EXPECT_EQ(images, whole[k]) << "batch " << k;
+    }
+  }
+  // The last batch (3 images) cannot give 4 processes an image each: said at once.
+  o.ranks = 4, o.rank = 0;
+  const std::string message = error_message([&] { BatchLoader loader(ds, o); });
+  EXPECT_NE(message.find("4 processes"), std::string::npos) << message;
 }
 
 }  // namespace

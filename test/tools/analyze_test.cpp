@@ -205,6 +205,28 @@ TEST(ReproduceTool, SkipsFinishedRunsResumesInterruptedOnesAndReports) {
   EXPECT_NE(on_gpus.find("--device cuda:1"), std::string::npos) << on_gpus;
   EXPECT_NE(out.find("on cuda:1: starting"), std::string::npos) << out;
 
+  // Runs of 2 processes on 4 GPUs: two runs at a time, each started by the launcher (a stand-in
+  // here, MFD_MPIRUN) with its pair of GPUs.
+  fs::remove(calls);
+  const fs::path runs3 = tmp.path() / "runs3", launcher = tmp.path() / "fake-mpirun.sh";
+  std::ofstream(launcher) << "#!/bin/sh\n"
+                             "echo \"mpirun $@ CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\" >> " << calls.string() << "\n"
+                             "shift 2\nexec \"$@\"\n";
+  fs::permissions(launcher, fs::perms::owner_all);
+  for (const PlannedRun& r : plan_grid("table2", GridOptions{Scale::small, runs3.string(), o.data_dir, {0}}))
+    std::ofstream(configs / (r.name + ".json")) << r.config.to_json();
+  ASSERT_EQ(run_command("MFD_MPIRUN=" + launcher.string() + " " + bin_dir() + "/reproduce table2 --scale small --seeds 0 "
+                            "--gpus 0,1,2,3 --ranks-per-run 2 --runs " + runs3.string() + " --data-dir " + o.data_dir +
+                            " --train " + fake.string(), out), 0) << out;
+  const std::string launched = read(calls);
+  EXPECT_NE(launched.find("mpirun -np 2 " + fake.string() + " resnet50 "), std::string::npos) << launched;
+  EXPECT_NE(launched.find("--device cuda CUDA_VISIBLE_DEVICES=0,1\n"), std::string::npos) << launched;
+  EXPECT_NE(launched.find("--device cuda CUDA_VISIBLE_DEVICES=2,3\n"), std::string::npos) << launched;
+  EXPECT_NE(out.find("on GPUs 2,3 (2 processes): starting"), std::string::npos) << out;
+  ASSERT_EQ(run_command(bin_dir() + "/reproduce table2 --gpus 0,1,2 --ranks-per-run 2 --runs " + runs3.string() +
+                            " --train " + fake.string(), out), 1) << out;
+  EXPECT_NE(out.find("a multiple of --ranks-per-run"), std::string::npos) << out;
+
   // The Slurm script for what is left (nothing: all finished) and for a fresh folder.
   ASSERT_EQ(run_command(bin_dir() + "/reproduce table1 --runs " + (tmp.path() / "r2").string() + " --slurm --no-submit", out), 0) << out;
   EXPECT_NE(read(tmp.path() / "r2" / "table1-full.sbatch").find("#SBATCH --array=0-5"), std::string::npos);

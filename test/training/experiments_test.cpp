@@ -134,6 +134,11 @@ TEST(Experiments, SlurmScriptHasOneArrayTaskPerRun) {
   }
   EXPECT_EQ(s.find("6) exec"), std::string::npos);
   EXPECT_NE(s.find("*) echo"), std::string::npos);
+
+  // Runs of 4 processes each: 4 tasks on one node, a GPU each, started by srun.
+  const std::string four = slurm_script("mfd-table6-full", runs, "/opt/mfd/bin/train", "/work dir", "/runs", 4);
+  EXPECT_NE(four.find("#SBATCH --nodes=1\n#SBATCH --ntasks-per-node=4\n#SBATCH --gres=gpu:4\n"), std::string::npos) << four;
+  EXPECT_NE(four.find("  0) exec srun --ntasks=4 /opt/mfd/bin/train "), std::string::npos) << four;
 }
 
 TEST(Experiments, ReportAggregatesSeedsAndShowsMissingRuns) {

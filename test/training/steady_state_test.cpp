@@ -37,7 +37,7 @@ TEST_P(SteadyStateTest, ATrainingStepNeitherAllocatesNorReadsBack) {
   s.model->to(device());
   s.objective->to(device());
   std::unique_ptr<SGD> opt = s.make_optimizer();
-  EpochSums sums(s.config.objective.mfd_stages.size(), device());
+  EpochSums sums(s.config.objective.mfd_stages.size(), s.config.objective.lambda, device());
 
   Tensor host_x = random_tensor({kBatch, 3, 32, 32}, 7, DType::f32);
   std::vector<int32_t> labels(kBatch);
@@ -45,7 +45,7 @@ TEST_P(SteadyStateTest, ATrainingStepNeitherAllocatesNorReadsBack) {
   const Tensor host_y = Tensor::from_labels(labels);
   auto step = [&] {
     const Tensor x = host_x.to(device()).clone(), y = host_y.to(device()).clone();  // as the loader hands a batch over
-    train_step(s, *opt, x, y, sums);
+    train_step(s, *opt, {x, y, 0, x.size(0)}, sums);
   };
 
   for (int i = 0; i < 3; ++i) step();
