@@ -47,8 +47,15 @@ class DataParallelTrain : public ::testing::Test {
     return run_command(launcher(env) + " -np " + std::to_string(processes) + " " + train() + args, output);
   }
   std::string launcher(const std::string& env = "") const {
-    return std::string(geteuid() == 0 ? "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " : "") +
-           "MFD_RANK_TIMEOUT_S=60 " + env + " timeout 300 mpirun --oversubscribe";
+    std::string vars = geteuid() == 0 ? "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " : "";
+#ifdef MFD_SANITIZE
+    // Open MPI keeps allocations for the process's life: LeakSanitizer is told so, and unwinds
+    // fully (Open MPI's libraries have no frame pointers) so that the suppressions match.
+    vars += "ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 OMPI_MCA_mca_base_component_disable_dlclose=1 "
+            "LSAN_OPTIONS=fast_unwind_on_malloc=0:suppressions=" +
+            fs::absolute("test/sanitizer/open-mpi.supp").string() + " ";
+#endif
+    return vars + "MFD_RANK_TIMEOUT_S=60 " + env + " timeout 300 mpirun --oversubscribe";
   }
   std::string train() const { return bin_dir() + "/train"; }
   std::string out(const std::string& name) const { return " --out " + (dir_ / name).string(); }
