@@ -17,7 +17,10 @@ command -v mpirun >/dev/null || { echo "data-parallel-bench: mpirun not found (o
 ARGS="$MODEL fashionmnist --width $WIDTH --batch $BATCH --limit-train $LIMIT --limit-test $BATCH --epochs 1 \
   --lambda $LAMBDA --device cpu --workers 1 --force"
 
-field() { python3 -c "import json, sys; d = json.loads(open(sys.argv[1]).readline()); print(d.get(sys.argv[2], 'n/a'))" "$1" "$2"; }
+field() {
+  python3 -c "import json, sys; v = json.loads(open(sys.argv[1]).readline()).get(sys.argv[2])
+print('n/a' if v is None else '%.2f' % v)" "$1" "$2"
+}
 
 echo "$($BIN/mfd_info | grep '^CPU:')"
 echo "$MODEL width $WIDTH, global batch $BATCH, $LIMIT Fashion-MNIST images, lambda $LAMBDA, $(date -u '+%Y-%m-%d')"
@@ -31,6 +34,6 @@ for run in "1x1:1:1" "1x$CORES:1:$CORES" "${CORES}x1:$CORES:1"; do
     OMP_NUM_THREADS=$threads mpirun -np "$procs" "$BIN/train" $ARGS --out "$dir" > "$dir.log" 2>&1
   fi || { echo "data-parallel-bench: the $name run failed:" >&2; tail "$dir.log" >&2; exit 1; }
   m=$dir/metrics.jsonl
-  printf '%-26s %10.0f %12.2f %14s %16s\n' "$procs process(es) x $threads thread(s)" "$(field "$m" images_per_s)" \
+  printf '%-26s %10s %12s %14s %16s\n' "$procs process(es) x $threads thread(s)" "$(field "$m" images_per_s)" \
     "$(field "$m" epoch_seconds)" "$(field "$m" allreduce_seconds)" "$(field "$m" allreduce_mib_per_step)"
 done
