@@ -222,7 +222,7 @@ gpu-bundle: $(DEPS_STAMP) scripts/gpu-bundle.list
 	XZ_OPT='-9 -T1' tar -C $(GPU_BUNDLE_STAGE) -cJf $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz.part $(addprefix bin/,$(GPU_BUNDLE_PROGRAMS)) lib
 	mv $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz.part $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz
 	@size=$$(du -sm $(GPU_BUNDLE) | cut -f1); echo "gpu-bundle: $(GPU_BUNDLE) is $$size MiB; copy it with the working tree to the GPU machine and run scripts/gpu-check.sh there"; \
-	  if [ $$size -gt 48 ]; then echo "gpu-bundle: over 48 MiB, too large to copy along with the working tree" >&2; exit 1; fi
+	  if [ $$size -gt 48 ]; then echo "gpu-bundle: over 48 MiB: something heavy entered the bundle (see the sizes above)" >&2; exit 1; fi
 
 clean:
 	rm -rf build bin

@@ -22,7 +22,7 @@ DeviceStats device_stats();  // all zero in a CPU-only build
 
 // The same rule's counters on the host: reads of tensor values by the host (to_vector, item; on
 // CUDA each is a copy that waits for the device) and allocations the CPU backend's block cache
-// could not serve. A training step that prints nothing makes neither (test/engine/steady_state_test.cpp).
+// could not serve. A training step that prints nothing makes neither (test/training/steady_state_test.cpp).
 struct HostStats {
   int64_t reads = 0;
   int64_t fresh_allocations = 0;

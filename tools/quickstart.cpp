@@ -49,19 +49,10 @@ int main(int argc, char** argv) {
   cl.program = "quickstart";
   cl.description = "Trains a small CNN on the real Fashion-MNIST data on the CPU (bin/train smallcnn fashionmnist with a\n"
                    "short recipe) and prints the test accuracy.";
-  auto integer = [](const char* flag, auto& field) {
-    return [flag, &field](const std::string& v) { field = static_cast<std::decay_t<decltype(field)>>(parse_int(flag, v)); };
-  };
-  cl.flags = {
-      {"epochs", "N", integer("--epochs", c.epochs), "epochs", "2"},
-      {"batch", "N", integer("--batch", c.batch), "batch size", "32"},
-      {"lr", "X", [&](const std::string& v) { c.lr = parse_double("--lr", v); }, "initial rate (cosine to 0)", "0.02"},
-      {"width", "X", [&](const std::string& v) { c.width = parse_double("--width", v); }, "channel multiplier", "0.75"},
-      {"limit-train", "N", integer("--limit-train", c.limit_train), "use the first N training images (0: all)", "0"},
-      {"data-dir", "DIR", [&](const std::string& v) { data_dir = v; }, "the folder of Fashion-MNIST's IDX files", data_dir},
-      {"seed", "N", integer("--seed", c.seed), "seed", "0"},
-      {"out", "DIR", [&](const std::string& v) { c.out = v; }, "the run folder", "runs/quickstart"},
-  };
+  // bin/train's options (the one table), those the quick start lets change, with its defaults.
+  cl.flags = run_config_flags(c, c, {"epochs", "batch", "lr", "width", "limit-train", "seed", "out"});
+  cl.flags.push_back({"data-dir", "DIR", [&](const std::string& v) { data_dir = v; },
+                      "the folder of Fashion-MNIST's IDX files", data_dir});
   std::string command;
   for (int i = 0; i < argc; ++i) command += (i ? " " : "") + std::string(argv[i]);
   return run_program(cl, argc, argv, [&](const std::vector<std::string>&) {

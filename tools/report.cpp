@@ -2,6 +2,7 @@
 // run folders of its grid (training/report.h), and optionally its figure as a PNG.
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -29,6 +30,9 @@ int main(int argc, char** argv) {
     if (std::find(grids.begin(), grids.end(), grid) == grids.end())
       throw mfd::UsageError("unknown grid '" + grid + "' (valid: " + mfd::join(grids) + ")");
     if (positional.size() == 2) options.runs_dir = positional[1];
+    namespace fs = std::filesystem;
+    MFD_CHECK(!fs::exists(options.runs_dir) || fs::is_directory(options.runs_dir), options.runs_dir,
+              " is not a folder: give the folder bin/reproduce trained the grid in (default runs/)");
     // The plan's data folder decides the stand-in data sets at small scale: the runs' own.
     mfd::GridOptions planning = options;
     if (planning.data_dir.empty()) planning.data_dir = "data";

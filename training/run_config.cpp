@@ -171,12 +171,12 @@ std::string RunConfig::to_json() const {
   return s + "}";
 }
 
-std::vector<Flag> run_config_flags(RunConfig& config) {
-  const RunConfig defaults;
+std::vector<Flag> run_config_flags(RunConfig& config, const RunConfig& shown, const std::vector<std::string>& only) {
   std::vector<Flag> flags;
   for (const Option& o : options())
-    flags.push_back({o.name, o.takes_value ? "V" : "", [&config, &o](const std::string& v) { o.set(config, v); }, o.help,
-                     o.get(defaults)});
+    if (only.empty() || std::find(only.begin(), only.end(), o.name) != only.end())
+      flags.push_back({o.name, o.takes_value ? "V" : "", [&config, &o](const std::string& v) { o.set(config, v); },
+                       o.help, o.get(shown)});
   return flags;
 }
 

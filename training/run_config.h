@@ -51,8 +51,10 @@ RunConfig parse_run_config(int argc, char** argv);
 void validate_run_config(RunConfig& config);
 // bin/train's command line, its flags writing into `config`.
 CommandLine train_command_line(RunConfig& config);
-// Every option of a run as a flag writing into `config` (the defaults shown are RunConfig's).
-std::vector<Flag> run_config_flags(RunConfig& config);
+// The options of a run as flags writing into `config`: all of them, or those named in `only`;
+// the defaults shown are those of `shown` (RunConfig's, or a tool's own recipe).
+std::vector<Flag> run_config_flags(RunConfig& config, const RunConfig& shown = RunConfig(),
+                                   const std::vector<std::string>& only = {});
 // The model configuration of a run: classes, channels and image size from its data set.
 ModelConfig model_config_for(const RunConfig& config, const ImageDataset& data);
 RunConfig run_config_from_map(const std::map<std::string, std::string>& m);

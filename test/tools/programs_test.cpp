@@ -62,6 +62,10 @@ TEST(Programs, BadStateIsOneLineAndExitCodeOne) {
   const fs::path empty = tmp.path() / "empty", junk = tmp.path() / "junk.safetensors";
   fs::create_directories(empty);
   std::ofstream(junk) << "not a checkpoint";
+  // A grid's run folder whose config.json is damaged.
+  const fs::path runs = tmp.path() / "runs", run = runs / "resnet50-cifar100-softmax-lambda0-seed0-full";
+  fs::create_directories(run);
+  std::ofstream(run / "config.json") << "{bad";
   expect_calls({
       {"evaluate " + (tmp.path() / "missing").string(), 1, "file not found"},
       {"evaluate " + empty.string(), 1, "last.safetensors: file not found"},
@@ -70,7 +74,11 @@ TEST(Programs, BadStateIsOneLineAndExitCodeOne) {
       {"analyze feature-maps " + junk.string() + " --stage 0 --image 0 --out " + (tmp.path() / "f.png").string(), 1,
        "junk.safetensors"},
       {"quickstart --data-dir " + empty.string(), 1, "apt-get install dataset-fashion-mnist"},
+      {"reproduce table1 --runs " + junk.string(), 1, "Not a directory"},
+      {"report table1 " + junk.string(), 1, "is not a folder"},
+      {"report table1 " + runs.string(), 1, "config.json: malformed JSON"},
   });
+  // mfd_info reads no file and no state: it has no bad state to be fed.
 }
 
 TEST(Programs, NoGpuIsSaidHonestly) {
