@@ -18,34 +18,6 @@ namespace mfd::cuda {
 
 namespace {
 
-// Batch centring: per (channel, position) the mean over the batch; partial raw and centred
-// energies per (channel, split).
-__global__ void mfd_center_batch_kernel(const float* x, int64_t b, int64_t d, int64_t m, float* y, double* part_raw,
-                                        double* part_cen) {
-  const int64_t ch = blockIdx.x, splits = gridDim.y, nn = b * m;
-  double raw = 0.0, cen = 0.0;
-  for (int64_t p = blockIdx.y * int64_t(blockDim.x) + threadIdx.x; p < m; p += splits * blockDim.x) {
-    double mean = 0.0;
-    for (int64_t k = 0; k < b; ++k) {
-      const float v = x[(k * d + ch) * m + p];
-      mean += v;
-      raw += double(v) * v;
-    }
-    mean /= double(b);
-    for (int64_t k = 0; k < b; ++k) {
-      const double v = x[(k * d + ch) * m + p] - mean;
-      y[ch * nn + k * m + p] = static_cast<float>(v);
-      cen += v * v;
-    }
-  }
-  raw = block_sum(raw);
-  cen = block_sum(cen);
-  if (threadIdx.x == 0) {
-    part_raw[ch * splits + blockIdx.y] = raw;
-    part_cen[ch * splits + blockIdx.y] = cen;
-  }
-}
-
 // Channel centring, pass 1: partial sums and raw energies over all of a channel's values.
 __global__ void mfd_channel_sums_kernel(const float* x, int64_t b, int64_t d, int64_t m, double* part_sum,
                                         double* part_raw) {
@@ -85,11 +57,11 @@ __global__ void mfd_channel_apply_kernel(const float* x, int64_t b, int64_t d, i
   if (threadIdx.x == 0) part_cen[ch * splits + blockIdx.y] = cen;
 }
 
-// The stepped forward (backend.h), the caller summing over the processes between the steps.
-// Batch centring, sums: per (channel, position) the sum over the shard's samples, and partial raw
-// energies per (channel, split).
-__global__ void mfd_position_sums_kernel(const float* x, int64_t b, int64_t d, int64_t m, float* sum,
-                                         double* part_raw) {
+// Batch centring, pass 1: per (channel, position) the sum over the samples (S: double for one
+// process's fused forward, float for the stepped one whose sums go to the other processes), and
+// partial raw energies per (channel, split).
+template <typename S>
+__global__ void mfd_position_sums_kernel(const float* x, int64_t b, int64_t d, int64_t m, S* sum, double* part_raw) {
   const int64_t ch = blockIdx.x, splits = gridDim.y;
   double raw = 0.0;
   for (int64_t p = blockIdx.y * int64_t(blockDim.x) + threadIdx.x; p < m; p += splits * blockDim.x) {
@@ -99,15 +71,16 @@ __global__ void mfd_position_sums_kernel(const float* x, int64_t b, int64_t d, i
       s += v;
       raw += double(v) * v;
     }
-    sum[ch * m + p] = static_cast<float>(s);
+    sum[ch * m + p] = static_cast<S>(s);
   }
   raw = block_sum(raw);
   if (threadIdx.x == 0) part_raw[ch * splits + blockIdx.y] = raw;
 }
 
-// Batch centring, centre: y = x - sum / count at each position; partial centred energies.
-__global__ void mfd_position_center_kernel(const float* x, int64_t b, int64_t d, int64_t m, const float* sum,
-                                           double count, float* y, double* part_cen) {
+// Batch centring, pass 2: y = x - sum / count at each position; partial centred energies.
+template <typename S>
+__global__ void mfd_position_center_kernel(const float* x, int64_t b, int64_t d, int64_t m, const S* sum, double count,
+                                           float* y, double* part_cen) {
   const int64_t ch = blockIdx.x, splits = gridDim.y, nn = b * m;
   double cen = 0.0;
   for (int64_t p = blockIdx.y * int64_t(blockDim.x) + threadIdx.x; p < m; p += splits * blockDim.x) {
@@ -197,11 +170,14 @@ inline void mfd_center(const float* x, int64_t b, int64_t d, int64_t m, MfdCente
   cudaStream_t s = stream();
   if (centering == MfdCentering::batch) {
     const int splits = channel_splits(1, d, m);  // the work of a block is a set of positions
-    DeviceBuffer parts(2 * d * splits * sizeof(double));
+    DeviceBuffer parts(2 * d * splits * sizeof(double)), sums(d * m * sizeof(double));
     double* raw = parts.as<double>();
     double* cen = raw + d * splits;
-    mfd_center_batch_kernel<<<dim3(static_cast<unsigned>(d), splits), kThreads, 0, s>>>(x, b, d, m, y, raw, cen);
-    MFD_CUDA_LAUNCH_CHECK("mfd_center_batch");
+    const dim3 grid(static_cast<unsigned>(d), splits);
+    mfd_position_sums_kernel<<<grid, kThreads, 0, s>>>(x, b, d, m, sums.as<double>(), raw);
+    MFD_CUDA_LAUNCH_CHECK("mfd_position_sums");
+    mfd_position_center_kernel<<<grid, kThreads, 0, s>>>(x, b, d, m, sums.as<double>(), double(b), y, cen);
+    MFD_CUDA_LAUNCH_CHECK("mfd_position_center");
     mfd_inv_norm_kernel<<<blocks_for(d), kThreads, 0, s>>>(raw, cen, splits, d, inv_norm);
     MFD_CUDA_LAUNCH_CHECK("mfd_inv_norm");
     return;
