@@ -221,6 +221,9 @@ gpu-bundle: $(DEPS_STAMP) scripts/gpu-bundle.list
 	rm -rf $(GPU_BUNDLE)/bin $(GPU_BUNDLE)/lib
 	XZ_OPT='-9 -T1' tar -C $(GPU_BUNDLE_STAGE) -cJf $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz.part $(addprefix bin/,$(GPU_BUNDLE_PROGRAMS)) lib
 	mv $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz.part $(GPU_BUNDLE)/mfd-gpu-bundle.tar.xz
+	@printf '%s%s, built %s\n' "$$(git rev-parse --short HEAD 2>/dev/null || echo 'not a git checkout')" \
+	  "$$(git diff --quiet HEAD 2>/dev/null || ! git rev-parse HEAD >/dev/null 2>&1 || echo ' with uncommitted changes')" \
+	  "$$(date -u '+%Y-%m-%d %H:%M UTC')" > $(GPU_BUNDLE)/SOURCE
 	@size=$$(du -sm $(GPU_BUNDLE) | cut -f1); echo "gpu-bundle: $(GPU_BUNDLE) is $$size MiB; copy it with the working tree to the GPU machine and run scripts/gpu-check.sh there"; \
 	  if [ $$size -gt 48 ]; then echo "gpu-bundle: over 48 MiB: something heavy entered the bundle (see the sizes above)" >&2; exit 1; fi
 
