@@ -3,8 +3,11 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "data/augment.h"
+#include "engine/error.h"
 
 namespace mfd {
 
@@ -32,6 +35,9 @@ int64_t BatchLoader::batches_per_epoch() const {
 }
 
 void BatchLoader::prepare(int64_t k, Tensor& images, Tensor& labels) const {
+  // Test hook: preparing batch k fails, as an allocation that cannot be made would.
+  if (const char* fail = std::getenv("MFD_TEST_LOADER_FAIL_AT_BATCH"); fail && std::atoll(fail) == k)
+    throw Error("preparing batch " + std::to_string(k) + " failed (MFD_TEST_LOADER_FAIL_AT_BATCH)");
   const int64_t start = k * options_.batch, count = std::min(options_.batch, ds_.n - start);
   const ShardBounds shard = batch_shard_bounds(count, options_.rank, options_.ranks);
   BatchAugmentation aug{options_.seed, epoch_, options_.pad, options_.flip};
@@ -62,8 +68,12 @@ void BatchLoader::worker_loop() {
       if (stopping_) return;
       k = next_to_make_++;
     }
-    Slot slot{k, Tensor(), Tensor()};
-    prepare(k, slot.images, slot.labels);
+    Slot slot{k, Tensor(), Tensor(), nullptr};
+    try {
+      prepare(k, slot.images, slot.labels);
+    } catch (...) {  // an exception must not end the program from a worker thread
+      slot.error = std::current_exception();
+    }
     {
       std::lock_guard<std::mutex> lock(mutex_);
       done_.push_back(std::move(slot));
@@ -101,9 +111,11 @@ bool BatchLoader::next(Tensor& images, Tensor& labels) {
     auto it = std::find_if(done_.begin(), done_.end(), [k](const Slot& s) { return s.index == k; });
     images = it->images;
     labels = it->labels;
+    const std::exception_ptr error = it->error;
     done_.erase(it);
     lock.unlock();
     space_.notify_all();
+    if (error) std::rethrow_exception(error);
   }
   images = images.to(options_.dtype).to(options_.device);
   labels = labels.to(options_.device);

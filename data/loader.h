@@ -6,6 +6,7 @@
 #pragma once
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -55,6 +56,7 @@ class BatchLoader {
   struct Slot {
     int64_t index;
     Tensor images, labels;
+    std::exception_ptr error;  // what preparing it threw, rethrown by next() on the caller's thread
   };
   void prepare(int64_t batch_index, Tensor& images, Tensor& labels) const;
   void stop_workers();

@@ -2,6 +2,7 @@
 // independent of the number of workers and of resuming mid-epoch; data-parallel shards.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <numeric>
 
 #include "data/loader.h"
@@ -75,6 +76,33 @@ TEST(BatchLoaderTest, BatchesDoNotDependOnWorkersOrResuming) {
   ASSERT_EQ(resumed.size(), 4u);
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(resumed[i], reference[6 + i]);
   EXPECT_NE(epoch_batches(ds, o, 3), reference) << "another epoch, another order and other crops";
+}
+
+// A batch that cannot be prepared raises its error where the batch is asked for, on the caller's
+// thread (where a worker thread's exception would otherwise end the program), and the batches
+// before it arrive intact.
+TEST(BatchLoaderTest, AFailingBatchRaisesItsErrorOnTheCallersThread) {
+  ImageDataset ds = synthetic(40);
+  LoaderOptions o;
+  o.batch = 8;
+  for (int workers : {0, 2}) {
+    SCOPED_TRACE(workers);
+    o.workers = workers;
+    ASSERT_EQ(setenv("MFD_TEST_LOADER_FAIL_AT_BATCH", "3", 1), 0);
+    {  // the workers are stopped (the loader gone) before the variable is
+      BatchLoader loader(ds, o);
+      loader.start_epoch(0, 0);
+      Tensor x, y;
+      for (int k = 0; k < 3; ++k) EXPECT_TRUE(loader.next(x, y)) << k;
+      try {
+        loader.next(x, y);
+        ADD_FAILURE() << "batch 3 did not fail";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("preparing batch 3 failed"), std::string::npos) << e.what();
+      }
+    }
+    unsetenv("MFD_TEST_LOADER_FAIL_AT_BATCH");
+  }
 }
 
 // Several processes: each takes its shard of every batch (the partial last one too), and the
