@@ -7,6 +7,7 @@
 // checkpoint intact; and every bad flag.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <cstdlib>
@@ -125,15 +126,42 @@ TEST_F(TrainTest, ResumeAfterSigtermMidEpochMatchesAnUninterruptedRun) {
     ASSERT_EQ(train(args + " --out " + (dir_ / (kind + "-cut")).string() + " --resume", output), 0) << output;
     expect_same_run(dir_ / (kind + "-whole"), dir_ / (kind + "-cut"));
   }
-  // WideResNet has 4 stages, and every per-stage field says so.
-  const std::string metrics = read(dir_ / "wrn-dropout-whole" / "metrics.jsonl");
-  const size_t at = metrics.find("\"train_mfd\": [");
-  ASSERT_NE(at, std::string::npos);
-  const std::string list = metrics.substr(at, metrics.find(']', at) - at);
-  EXPECT_EQ(std::count(list.begin(), list.end(), ','), 3) << list;
+}
+
+// WideResNet-28-10 (without dropout here; with it above) has 4 stages, and every per-stage field,
+// the evaluation and the analysis say so.
+TEST_F(TrainTest, WideResNetTrainsAndEveryToolSeesItsFourStages) {
+  const fs::path run = dir_ / "wrn";
   std::string output;
-  ASSERT_EQ(run_command(bin_dir() + "/evaluate " + (dir_ / "wrn-dropout-whole").string(), output), 0) << output;
+  ASSERT_EQ(train(" wide_resnet28_10 fashionmnist --width 0.125 --epochs 2 --limit-train 384 --limit-test 256 "
+                  "--batch 64 --lambda 1 --workers 2 --out " + run.string(), output), 0) << output;
+  const std::string metrics = read(run / "metrics.jsonl");
+  const std::vector<double> losses = numbers_after(metrics, "\"train_loss\": ");
+  ASSERT_EQ(losses.size(), 2u) << metrics;
+  EXPECT_LT(losses[1], losses[0]) << "it learns";
+  // The number of entries of each per-stage list of the last epoch's line.
+  auto entries = [&](const std::string& key) {
+    const size_t at = metrics.rfind("\"" + key + "\": [");
+    if (at == std::string::npos) return -1L;
+    const std::string list = metrics.substr(at, metrics.find(']', at) - at);
+    return 1L + static_cast<long>(std::count(list.begin(), list.end(), ','));
+  };
+  EXPECT_EQ(entries("train_mfd"), 4) << metrics;
+  EXPECT_EQ(entries("mean_abs_corr"), 4) << metrics;
+
+  output.clear();
+  ASSERT_EQ(run_command(bin_dir() + "/evaluate " + run.string(), output), 0) << output;
   EXPECT_NE(output.find("mean |correlation| per stage (0..3):"), std::string::npos) << output;
+  output.clear();
+  ASSERT_EQ(run_command(bin_dir() + "/analyze correlations " + run.string(), output), 0) << output;
+  EXPECT_NE(output.find(" stage 3 |"), std::string::npos) << output;
+  EXPECT_EQ(output.find(" stage 4 |"), std::string::npos) << output;
+  const std::string png = (dir_ / "maps.png").string();
+  ASSERT_EQ(run_command(bin_dir() + "/analyze feature-maps " + run.string() + " --stage 3 --image 0 --out " + png, output), 0)
+      << output;
+  output.clear();
+  ASSERT_EQ(run_command(bin_dir() + "/analyze feature-maps " + run.string() + " --stage 4 --image 0 --out " + png, output), 1);
+  EXPECT_NE(output.find("--stage 4: wide_resnet28_10 has stages 0..3"), std::string::npos) << output;
 }
 
 // SIGKILL gives no chance to write anything: mid-epoch (step 9) the rerun continues from the
@@ -177,8 +205,9 @@ TEST_F(TrainTest, AFailedCheckpointWriteLeavesTheLogAgreeingWithTheCheckpoint) {
   expect_same_run(dir_ / "whole", dir_ / "cut");
 }
 
-// One flipped byte in the header, in the first tensor or in the last tensor: bin/train --resume
-// and bin/evaluate refuse the checkpoint, naming the damaged tensor (or the header), exit 1.
+// One flipped byte in the header, in the first tensor or in the last tensor: bin/train --resume,
+// bin/evaluate and bin/analyze refuse the checkpoint, naming the damaged tensor (or the header),
+// exit 1.
 TEST_F(TrainTest, ADamagedCheckpointIsRefusedNamingWhatIsDamaged) {
   std::string output;
   const std::string out = (dir_ / "run").string();
@@ -216,6 +245,9 @@ TEST_F(TrainTest, ADamagedCheckpointIsRefusedNamingWhatIsDamaged) {
     EXPECT_NE(output.find(flip.named), std::string::npos) << output;
     output.clear();
     EXPECT_EQ(run_command(bin_dir() + "/evaluate " + out, output), 1) << output;
+    EXPECT_NE(output.find(flip.named), std::string::npos) << output;
+    output.clear();
+    EXPECT_EQ(run_command(bin_dir() + "/analyze correlations " + out, output), 1) << output;
     EXPECT_NE(output.find(flip.named), std::string::npos) << output;
   }
   std::ofstream(last, std::ios::binary) << good;

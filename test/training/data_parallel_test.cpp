@@ -64,15 +64,16 @@ class DataParallelOpsTest : public DeviceTest {
 };
 
 // x (7, 5, 3, 2) in shards [0, 3) and [3, 7). Channel 2 is all zeros (dead everywhere); channel 3
-// is the same map in every sample of the first shard (dead there, batch centring) and random in
-// the second, so it is alive over the batch: the shards' own statistics would call it dead.
+// is the same map in every sample of the first shard (dead there under batch centring) and channel
+// 4 one constant there (dead there under both centrings); both are random in the second shard, so
+// alive over the batch: the first shard's own statistics would call them dead.
 TEST_P(DataParallelOpsTest, MfdStepsOverShardsEqualTheWholeBatch) {
   const int64_t b = 7, d = 5, m = 6, cut = 3;
   std::vector<double> v = random_values(b * d * m, 21);
   for (int64_t k = 0; k < b; ++k)
     for (int64_t p = 0; p < m; ++p) {
       v[(k * d + 2) * m + p] = 0.0;
-      if (k < cut) v[(k * d + 3) * m + p] = 0.25 + 0.1 * p;
+      if (k < cut) v[(k * d + 3) * m + p] = 0.25 + 0.1 * p, v[(k * d + 4) * m + p] = 0.7;
     }
   const Tensor x = on_device(Tensor::from_vector(v, {b, d, 3, 2}, DType::f64));
   const Tensor shard[2] = {rows(x, 0, cut), rows(x, cut, b)};
@@ -102,10 +103,14 @@ TEST_P(DataParallelOpsTest, MfdStepsOverShardsEqualTheWholeBatch) {
     EXPECT_NEAR(g_abs.item(), mean_abs.item(), tol());
     EXPECT_EQ(inv_norm.to_vector()[2], 0.0) << "the zero channel is dead";
     EXPECT_GT(inv_norm.to_vector()[3], 0.0) << "channel 3 is alive over the batch";
-    if (batch) {  // ... though its first shard alone would call it dead
+    EXPECT_GT(inv_norm.to_vector()[4], 0.0) << "channel 4 is alive over the batch";
+    {  // ... though the first shard alone would call them dead
       Tensor y0 = empty({d, cut * m}), i0 = empty({d}), c0 = empty({d, d}), l0 = empty({}), a0 = empty({});
       be.mfd_forward(shard[0], centering, y0, i0, c0, l0, a0);
-      EXPECT_EQ(i0.to_vector()[3], 0.0);
+      if (batch) {
+        EXPECT_EQ(i0.to_vector()[3], 0.0);
+      }
+      EXPECT_EQ(i0.to_vector()[4], 0.0);
     }
 
     // Backward: each shard's gradient from the global F is its rows of the batch's gradient.
