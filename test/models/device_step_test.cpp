@@ -17,7 +17,8 @@
 // continuous, with float32 errors below 2.2e-5: they may differ by 1e-4, or 3 times their own
 // spread. A set-up whose spread would make the gradient bound too loose to catch a mistake of
 // order 1 (an indexing or accumulation error) fails instead: the cases below were chosen where the
-// spread is small, with batch norm seeing at least 128 values per channel.
+// spread is small, with batch norm seeing at least 128 values per channel (but mobilenet_v2's
+// last stage: 2x2 maps at batch 16, 64 values; its measured spread stays small, 0.030).
 #include <gtest/gtest.h>
 
 #include <algorithm>
