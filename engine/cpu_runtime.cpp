@@ -23,9 +23,7 @@ std::string lower(std::string s) {
 // The kernel set this CPU's features allow: AVX-512 (F, BW, DQ, VL) or AVX2 with FMA; "" for less.
 std::string best_core_for_cpu() {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512vl"))
-    return "SkylakeX";
+  if (cpu_has_avx512()) return "SkylakeX";
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
   return "";
 }
@@ -43,6 +41,12 @@ int core_tier(const std::string& core) {
 }  // namespace
 
 const char* const kSpinCount = "500";
+
+bool cpu_has_avx512() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+}
 
 std::string blas_core_to_use(const std::string& picked, const std::string& allowed) {
   return !allowed.empty() && core_tier(allowed) > core_tier(picked) ? allowed : "";

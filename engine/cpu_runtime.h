@@ -30,5 +30,7 @@ std::string blas_note();
 // "") when it goes further than the one OpenBLAS `picked`, else "" (keep it).
 std::string blas_core_to_use(const std::string& picked, const std::string& allowed);
 std::string cpu_name();   // the CPU's model name, family and model number (/proc/cpuinfo)
+// Whether the CPU has AVX-512 F, BW, DQ and VL (OpenBLAS's SkylakeX kernels, oneDNN's avx512_core).
+bool cpu_has_avx512();
 
 }  // namespace mfd

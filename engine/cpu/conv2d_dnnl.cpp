@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "engine/cpu/kernels.h"
+#include "engine/cpu_runtime.h"
 #include "engine/error.h"
 
 #ifdef MFD_WITH_DNNL
@@ -51,7 +52,8 @@ std::string cpu_conv_description() {
     case CpuConv::dnnl: return "oneDNN " + dnnl_version_string() + " (MFD_CPU_CONV=dnnl)";
     case CpuConv::automatic: break;
   }
-  return "oneDNN " + dnnl_version_string() + " windowed, OpenBLAS 1x1";
+  return "oneDNN " + dnnl_version_string() + " and OpenBLAS by shape, " +
+         (cpu_has_avx512() ? "AVX-512 rules (most in oneDNN)" : "AVX2 rules (windowed in oneDNN, 1x1 in OpenBLAS)");
 }
 
 #ifndef MFD_WITH_DNNL
@@ -81,20 +83,38 @@ bool use_dnnl_conv(const ConvShape& g, ConvDirection direction) {
     case CpuConv::dnnl: return true;
     case CpuConv::automatic: break;
   }
-  // Measured per direction (docs/benchmarks.md, "oneDNN convolution"). A 1x1 convolution is one
-  // GEMM on x as it lies, where OpenBLAS is as fast and no reorder is paid. A depthwise one is 4-18x
-  // faster in oneDNN in every direction (im2col makes one tiny GEMM per channel). Otherwise
-  // oneDNN wins the forward of a wide output (N P Q >= 4096 columns) or of few output channels
-  // (K <= 64, a thin GEMM for OpenBLAS), the input gradient from 16 input channels per group, and
-  // the weight gradient of few output channels; grouped (ResNeXt) forwards and weight gradients
-  // stay on im2col.
-  if (g.r * g.s == 1) return false;
-  const int64_t groups = g.params.groups;
+  // Measured per direction on two kinds of CPU (docs/benchmarks.md, "oneDNN convolution"); the
+  // choice depends on the CPU's features only, so that a run repeats bit for bit on its kind of CPU.
+  // A depthwise convolution is 4-18x faster in oneDNN in every direction on both (im2col makes one
+  // tiny GEMM per channel).
+  const int64_t groups = g.params.groups, per_group = g.c / groups;
   if (groups == g.c && g.k == g.c) return true;  // depthwise
+  const bool windowed = g.r * g.s > 1, columns_of_batch16 = g.n * g.h * g.w <= 16384;
+  static const bool avx512 = cpu_has_avx512();
+  if (avx512) {
+    // With AVX-512 (a Zen 4 EPYC measured), oneDNN's blocked kernels win almost everywhere: every
+    // forward (1.1-4x), the input gradients (but 1x1 ones of wide batches, where one GEMM on x as
+    // it lies is faster), and the weight gradients but those of few channels per group (ResNeXt's
+    // 4: 3x slower), of 512 or more output channels, and 1x1 ones of 1024 or more inputs or of
+    // wide batches.
+    switch (direction) {
+      case ConvDirection::forward: return true;
+      case ConvDirection::data: return windowed ? per_group >= 4 : columns_of_batch16;
+      case ConvDirection::weights:
+        return windowed ? per_group >= 8 && g.k < 512 : g.c < 1024 && columns_of_batch16;
+    }
+    return false;
+  }
+  // With AVX2 (a Zen 3 EPYC measured): a 1x1 convolution is one GEMM on x as it lies, where
+  // OpenBLAS is as fast and no reorder is paid. Otherwise oneDNN wins the forward of a wide output
+  // (N P Q >= 4096 columns) or of few output channels (K <= 64, a thin GEMM for OpenBLAS), the
+  // input gradient from 16 input channels per group, and the weight gradient of few output
+  // channels; grouped (ResNeXt) forwards and weight gradients stay on im2col.
+  if (!windowed) return false;
   const bool few_outputs = groups == 1 && g.k <= 64;
   switch (direction) {
     case ConvDirection::forward: return groups == 1 && (few_outputs || g.n * g.p * g.q >= 4096);
-    case ConvDirection::data: return g.c / groups >= 16;
+    case ConvDirection::data: return per_group >= 16;
     case ConvDirection::weights: return few_outputs;
   }
   return false;
