@@ -3,20 +3,21 @@
 #include <cmath>
 
 #include "engine/cpu/kernels.h"
+#include "engine/cpu/lane_sum.h"
 
 namespace mfd::cpu {
 
 namespace {
 
-// Sum over the N * M values of channel c of f(value, index-in-channel).
+// Sum over the N * M values of channel c of f(value), in double (lane_sum.h).
 template <typename T, typename F>
 double channel_sum(const T* x, int64_t c, int64_t n, int64_t channels, int64_t m, F f) {
-  double s = 0.0;
+  LaneSum s;
   for (int64_t i = 0; i < n; ++i) {
     const T* plane = x + (i * channels + c) * m;
-    for (int64_t j = 0; j < m; ++j) s += f(plane[j], i * m + j);
+    for_lanes(m, [&](int64_t j, int l) { s.lane[l] += f(plane[j]); });
   }
-  return s;
+  return s.total();
 }
 
 template <typename T>
@@ -45,11 +46,11 @@ void train_channel(const T* x, const T* gamma, const T* beta, double mean, doubl
 }
 
 template <typename T> double sum_of(const T* x, int64_t ch, int64_t n, int64_t c, int64_t m) {
-  return channel_sum(x, ch, n, c, m, [](T v, int64_t) { return double(v); });
+  return channel_sum(x, ch, n, c, m, [](T v) { return double(v); });
 }
 
 template <typename T> double squared_deviations(const T* x, double mean, int64_t ch, int64_t n, int64_t c, int64_t m) {
-  return channel_sum(x, ch, n, c, m, [mean](T v, int64_t) {
+  return channel_sum(x, ch, n, c, m, [mean](T v) {
     const double d = double(v) - mean;
     return d * d;
   });
@@ -59,15 +60,16 @@ template <typename T> double squared_deviations(const T* x, double mean, int64_t
 template <typename T>
 void backward_channel_sums(const T* x, const T* dy, double mu, double is, int64_t ch, int64_t n, int64_t c, int64_t m,
                            double& sum_dy, double& sum_dy_xhat) {
-  sum_dy = 0.0, sum_dy_xhat = 0.0;
+  LaneSum s_dy, s_dy_xhat;
   for (int64_t i = 0; i < n; ++i) {
     const T* xp = x + (i * c + ch) * m;
     const T* gp = dy + (i * c + ch) * m;
-    for (int64_t j = 0; j < m; ++j) {
-      sum_dy += gp[j];
-      sum_dy_xhat += gp[j] * (xp[j] - mu) * is;
-    }
+    for_lanes(m, [&](int64_t j, int l) {
+      s_dy.lane[l] += gp[j];
+      s_dy_xhat.lane[l] += gp[j] * (xp[j] - mu) * is;
+    });
   }
+  sum_dy = s_dy.total(), sum_dy_xhat = s_dy_xhat.total();
 }
 
 // dx += a * (dy - mean_dy - xhat * mean_dy_xhat) over channel ch.

@@ -14,6 +14,7 @@
 
 #include "engine/cpu/blas.h"
 #include "engine/cpu/kernels.h"
+#include "engine/cpu/lane_sum.h"
 #include "engine/mfd_math.h"
 
 namespace mfd::cpu {
@@ -34,14 +35,18 @@ void channel_sums(const T* x, int64_t b, int64_t d, int64_t m, int64_t i, MfdCen
                   double& raw) {
   const bool batch = centering == MfdCentering::batch;
   std::fill(sum, sum + (batch ? m : 1), 0.0);
-  raw = 0.0;
+  LaneSum energy, all;
   for (int64_t k = 0; k < b; ++k) {
     const T* xi = x + (k * d + i) * m;
-    for (int64_t p = 0; p < m; ++p) {
-      sum[batch ? p : 0] += xi[p];
-      raw += double(xi[p]) * xi[p];
+    if (batch) {
+      for (int64_t p = 0; p < m; ++p) sum[p] += xi[p];
+    } else {
+      for_lanes(m, [&](int64_t p, int l) { all.lane[l] += xi[p]; });
     }
+    for_lanes(m, [&](int64_t p, int l) { energy.lane[l] += double(xi[p]) * xi[p]; });
   }
+  if (!batch) sum[0] = all.total();
+  raw = energy.total();
 }
 
 // Row i of y = channel i of x minus its group mean; returns the centred energy sum y^2 (double).
@@ -49,16 +54,26 @@ template <typename T>
 double center_channel(const T* x, int64_t b, int64_t d, int64_t m, int64_t i, MfdCentering centering,
                       const double* mean, T* yi) {
   const bool batch = centering == MfdCentering::batch;
-  double centred = 0.0;
+  LaneSum centred;
   for (int64_t k = 0; k < b; ++k) {
     const T* xi = x + (k * d + i) * m;
-    for (int64_t p = 0; p < m; ++p) {
-      const double v = xi[p] - mean[batch ? p : 0];
-      yi[k * m + p] = static_cast<T>(v);
-      centred += v * v;
+    T* out = yi + k * m;
+    if (batch) {
+      for_lanes(m, [&](int64_t p, int l) {
+        const double v = xi[p] - mean[p];
+        out[p] = static_cast<T>(v);
+        centred.lane[l] += v * v;
+      });
+    } else {
+      const double mu = mean[0];
+      for_lanes(m, [&](int64_t p, int l) {
+        const double v = xi[p] - mu;
+        out[p] = static_cast<T>(v);
+        centred.lane[l] += v * v;
+      });
     }
   }
-  return centred;
+  return centred.total();
 }
 
 // corr holds S = y y^T above the diagonal: normalise it into F, mirror it below, and sum F^2 and
@@ -67,15 +82,28 @@ template <typename T> void normalize_and_sum(T* corr, const T* inv_norm, int64_t
   std::vector<double> row_sq(d, 0.0), row_abs(d, 0.0);
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t i = 0; i < d; ++i) {
-    corr[i * d + i] = inv_norm[i] != T(0) ? T(1) : T(0);
-    for (int64_t j = i + 1; j < d; ++j) {
-      const T f = corr[i * d + j] * inv_norm[i] * inv_norm[j];
-      corr[i * d + j] = f;
-      corr[j * d + i] = f;
-      row_sq[i] += 2.0 * double(f) * f;
-      row_abs[i] += 2.0 * std::fabs(double(f));
-    }
+    T* row = corr + i * d + i + 1;  // the entries right of the diagonal
+    const T* r = inv_norm + i + 1;
+    const T ri = inv_norm[i];
+    corr[i * d + i] = ri != T(0) ? T(1) : T(0);
+    LaneSum sq, abs;
+    for_lanes(d - i - 1, [&](int64_t j, int l) {
+      const T f = row[j] * ri * r[j];
+      row[j] = f;
+      sq.lane[l] += double(f) * f;
+      abs.lane[l] += std::fabs(double(f));
+    });
+    row_sq[i] = 2.0 * sq.total(), row_abs[i] = 2.0 * abs.total();
   }
+  // Mirrored below the diagonal tile by tile, so that the column writes stay in cache.
+  constexpr int64_t kTile = 64;
+  const int64_t tiles = (d + kTile - 1) / kTile;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t bi = 0; bi < tiles; ++bi)
+    for (int64_t bj = bi; bj < tiles; ++bj)
+      for (int64_t i = bi * kTile; i < std::min(d, (bi + 1) * kTile); ++i)
+        for (int64_t j = std::max(i + 1, bj * kTile); j < std::min(d, (bj + 1) * kTile); ++j)
+          corr[j * d + i] = corr[i * d + j];
   double sum_sq = 0.0, sum_abs = 0.0;
   for (int64_t i = 0; i < d; ++i) {
     sum_sq += row_sq[i];
@@ -152,14 +180,18 @@ void mfd_backward(const T* y, const T* inv_norm, const T* corr, T dloss, T* dx, 
   T* a = a_buffer.data<T>();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < d; ++i) {
-    double row_sq = 0.0;
-    for (int64_t j = 0; j < d; ++j) {
-      if (j == i) continue;
-      const double f = corr[i * d + j];
-      a[i * d + j] = static_cast<T>(scale * f * inv_norm[i] * inv_norm[j]);
-      row_sq += f * f;
-    }
-    a[i * d + i] = static_cast<T>(-scale * row_sq * inv_norm[i] * inv_norm[i]);
+    LaneSum row_sq;  // sum over j != i of F_ij^2: the entries left, then right of the diagonal
+    const T* f = corr + i * d;
+    T* ai = a + i * d;
+    const double si = scale * inv_norm[i];
+    auto entry = [&](int64_t j, int l) {
+      const double fj = f[j];
+      ai[j] = static_cast<T>(si * fj * inv_norm[j]);
+      row_sq.lane[l] += fj * fj;
+    };
+    for_lanes(i, entry);
+    for_lanes(d - i - 1, [&](int64_t j, int l) { entry(i + 1 + j, l); });
+    ai[i] = static_cast<T>(-scale * row_sq.total() * inv_norm[i] * inv_norm[i]);
   }
   if (m >= kMfdPerSampleMinPositions) {
     // dx_k (D x M) += A y_k: one GEMM per sample, straight into dx's layout.
