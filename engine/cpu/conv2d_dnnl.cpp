@@ -277,8 +277,17 @@ void dnnl_conv2d_backward(const float* x, const float* w, const float* dy, float
   ConvPrimitives& c = primitives_for(g, false);
   make_backward(c);
   dnnl::stream s(cpu_engine());
+  // dy in the layout each direction wants: reordered once when both want the same one.
+  Operand dy_data, dy_weights;
+  if (dx) dy_data = input(c.bwd_data_pd.diff_dst_desc(), c.plain.y, dy, s);
+  if (dw) {
+    if (dx && c.bwd_weights_pd.diff_dst_desc() == c.bwd_data_pd.diff_dst_desc())
+      dy_weights = dy_data;
+    else
+      dy_weights = input(c.bwd_weights_pd.diff_dst_desc(), c.plain.y, dy, s);
+  }
   if (dx) {
-    Operand dym = input(c.bwd_data_pd.diff_dst_desc(), c.plain.y, dy, s);
+    const Operand& dym = dy_data;
     Operand wm = input(c.bwd_data_pd.weights_desc(), c.plain.w, w, s);
     Operand dxm = operand(c.bwd_data_pd.diff_src_desc(), memory::desc(), nullptr);  // never the user's
     Tensor pad_buffer;
@@ -288,7 +297,7 @@ void dnnl_conv2d_backward(const float* x, const float* w, const float* dy, float
     accumulate(dxm.mem, c.plain.x, dx, s);
   }
   if (dw) {
-    Operand dym = input(c.bwd_weights_pd.diff_dst_desc(), c.plain.y, dy, s);
+    const Operand& dym = dy_weights;
     Operand xm = input(c.bwd_weights_pd.src_desc(), c.plain.x, x, s);
     Operand dwm = operand(c.bwd_weights_pd.diff_weights_desc(), memory::desc(), nullptr);
     Tensor pad_buffer;

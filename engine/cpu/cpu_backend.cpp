@@ -76,7 +76,7 @@ class CpuBackend final : public Backend {
     switch (t.dtype()) {
       case DType::i32: std::fill_n(static_cast<int32_t*>(t.raw()), t.numel(), static_cast<int32_t>(value)); break;
       case DType::i64: std::fill_n(static_cast<int64_t*>(t.raw()), t.numel(), static_cast<int64_t>(value)); break;
-      default: MFD_FLOAT_DISPATCH("fill", t.dtype(), std::fill_n(ptr<T>(t), t.numel(), static_cast<T>(value)));
+      default: MFD_FLOAT_DISPATCH("fill", t.dtype(), cpu::fill(ptr<T>(t), t.numel(), static_cast<T>(value)));
     }
   }
 

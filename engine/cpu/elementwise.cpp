@@ -15,6 +15,9 @@ template <typename F> void parallel_for(int64_t n, F f) {
 }
 }  // namespace
 
+template <typename T> void fill(T* p, int64_t n, T value) {
+  parallel_for(n, [=](int64_t i) { p[i] = value; });
+}
 template <typename T> void axpy(T alpha, const T* x, T* y, int64_t n) {
   parallel_for(n, [=](int64_t i) { y[i] += alpha * x[i]; });
 }
@@ -54,6 +57,7 @@ template <typename T> void dropout_mask(T* m, int64_t n, double p, uint64_t seed
 }
 
 #define MFD_INSTANTIATE(T)                                                                     \
+  template void fill<T>(T*, int64_t, T);                                                       \
   template void axpy<T>(T, const T*, T*, int64_t);                                             \
   template void add<T>(const T*, const T*, T*, int64_t);                                       \
   template void mul<T>(const T*, const T*, T*, int64_t);                                       \

@@ -14,6 +14,7 @@ template <typename T> Tensor scratch(int64_t n) { return Tensor::empty({n}, dtyp
 
 
 // elementwise.cpp
+template <typename T> void fill(T* p, int64_t n, T value);
 template <typename T> void axpy(T alpha, const T* x, T* y, int64_t n);
 template <typename T> void add(const T* a, const T* b, T* out, int64_t n);
 template <typename T> void mul(const T* a, const T* b, T* out, int64_t n);
