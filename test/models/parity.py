@@ -63,9 +63,14 @@ def kind(key):
 
 
 def errors(ours, theirs):
-    """Relative error of every tensor. Floors: 1e-6 of the largest gradient norm (for gradients)
-    and of the largest parameter norm (for the updated parameters and buffers)."""
-    grad_floor = 1e-6 * max(t.double().norm().item() for k, t in theirs.items() if kind(k) == "gradients")
+    """Relative error of every tensor. Floors: 1e-4 of the largest gradient norm G (for gradients)
+    and 1e-6 of the largest parameter norm (for the updated parameters and buffers). A gradient
+    entry is a sum of n terms of the network's gradient scale; where they cancel (densenet121's
+    first batch-norm weight at initialisation: 5e-6 G), its rounding stays that of the terms,
+    about sqrt(n) u G with random signs: 7e-15 G in float64 for the first batch norm's
+    n = B H W = 4096, which the 1e-9 bound meets from a floor of 7e-6 G; 1e-4 G leaves a margin
+    of 14 and still compares such a tensor to 1e-13 G."""
+    grad_floor = 1e-4 * max(t.double().norm().item() for k, t in theirs.items() if kind(k) == "gradients")
     param_floor = 1e-6 * max(t.double().norm().item() for k, t in theirs.items()
                              if kind(k) == "state" and t.is_floating_point())
     out = {}
