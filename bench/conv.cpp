@@ -68,12 +68,12 @@ void conv_forward_backward(benchmark::State& state, ConvShape s, int64_t batch, 
     Tensor dx = Tensor::zeros_like(x), dw = Tensor::zeros_like(w), none;
     Backend& be = backend_for(device);
     be.conv2d_forward(x, w, none, p, y);  // the first call picks (and caches) the algorithms
-    be.conv2d_backward(x, w, dy, p, dx, dw, none);
+    be.conv2d_backward(x, w, dy, p, dx, dw, none, GradWrite::assign);
     bench::sync(device);
     bench::DeviceMallocCounter mallocs(device);
     for (auto _ : state) {
       be.conv2d_forward(x, w, none, p, y);
-      be.conv2d_backward(x, w, dy, p, dx, dw, none);
+      be.conv2d_backward(x, w, dy, p, dx, dw, none, GradWrite::assign);
       bench::sync(device);
       benchmark::DoNotOptimize(dw.raw());
     }

@@ -64,6 +64,28 @@ Tensor grad_if_needed(const Tensor& t) {
 
 Tensor grad_if_needed(const GradRef& r) { return r.defined() ? grad_in(*r.slot()) : Tensor(); }
 
+Tensor grad_to_write(const GradRef& r, GradWrite& write) {
+  write = GradWrite::accumulate;
+  if (!r.defined()) return Tensor();
+  GradSlot& slot = *r.slot();
+  if (!slot.grad) {
+    slot.grad = Tensor::empty(slot.shape, slot.dtype, slot.device).impl_ptr();
+    write = GradWrite::assign;
+  }
+  return Tensor(slot.grad);
+}
+
+Tensor grad_to_write(const Tensor& t, GradWrite& write) {
+  return grad_to_write(t.defined() && t.requires_grad() ? GradRef(slot_of(t)) : GradRef(), write);
+}
+
+bool adopt_grad(const GradRef& r, const Tensor& g) {
+  GradSlot& slot = *r.slot();
+  if (slot.grad) return false;
+  slot.grad = g.impl_ptr();
+  return true;
+}
+
 void drop_grad(const Tensor& t) {
   if (t.defined() && t.impl().slot) t.impl().slot->grad.reset();
 }

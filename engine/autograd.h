@@ -10,6 +10,7 @@
 #include <functional>
 #include <initializer_list>
 
+#include "engine/backend.h"
 #include "engine/tensor.h"
 
 namespace mfd {
@@ -41,6 +42,14 @@ Tensor grad_of(const GradRef& r);
 // grad_of when a gradient is wanted, else an undefined tensor (which kernels skip).
 Tensor grad_if_needed(const Tensor& t);
 Tensor grad_if_needed(const GradRef& r);
+// The gradient of r for a backward kernel that can assign: the existing one, to accumulate into,
+// or on its first write a new uninitialised tensor, which the kernel must assign (`write` says
+// which). Undefined (and accumulate) when r needs no gradient.
+Tensor grad_to_write(const GradRef& r, GradWrite& write);
+Tensor grad_to_write(const Tensor& t, GradWrite& write);
+// Gives r the tensor g itself as its gradient when r has none yet (true), so that no copy is
+// made: for a backward whose gradient is dy unchanged (add), g being dy, which nothing else holds.
+bool adopt_grad(const GradRef& r, const Tensor& g);
 // Forgets t's gradient (zero_grad).
 void drop_grad(const Tensor& t);
 

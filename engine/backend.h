@@ -61,6 +61,11 @@ inline PoolShape pool_shape(const Tensor& x, const Tensor& y, const Pool2dParams
   return PoolShape{x.size(0) * x.size(1), x.size(2), x.size(3), y.size(2), y.size(3), p};
 }
 
+// How a backward kernel writes an input's gradient: adds into it (the contract's rule, so that a
+// tensor used twice gets both contributions), or assigns it when it is the gradient's first
+// writer (engine/autograd.h, grad_to_write), which spares the pass that would zero it first.
+enum class GradWrite { accumulate, assign };
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -82,8 +87,9 @@ class Backend {
   virtual void mul_accumulate(const Tensor& a, const Tensor& b, Tensor& out) = 0;  // out += a * b
   // y = clamp(x, 0, cap); cap = +inf gives relu, 6 gives relu6.
   virtual void relu_forward(const Tensor& x, double cap, Tensor& y) = 0;
-  // dx += dy where 0 < y < cap (the gradient at the kinks is 0, as PyTorch's).
-  virtual void relu_backward(const Tensor& y, const Tensor& dy, double cap, Tensor& dx) = 0;
+  // dx += dy where 0 < y < cap (the gradient at the kinks is 0, as PyTorch's); dx = ... with
+  // GradWrite::assign.
+  virtual void relu_backward(const Tensor& y, const Tensor& dy, double cap, Tensor& dx, GradWrite write) = 0;
   // Scalar (1-element) out = sum of all elements of x, times scale.
   virtual void sum(const Tensor& x, double scale, Tensor& out) = 0;
   // dx += scale * dout[0] for every element (the backward of sum).
@@ -100,9 +106,9 @@ class Backend {
   // Convolution. x (N, C, H, W), w (K, C/groups, R, S), b (K) or undefined, y (N, K, P, Q).
   virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b,
                               const Conv2dParams& p, Tensor& y) = 0;
-  // Accumulates into whichever of dx, dw, db are defined.
+  // Accumulates into whichever of dx, dw, db are defined (dx assigned with GradWrite::assign).
   virtual void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy,
-                               const Conv2dParams& p, Tensor& dx, Tensor& dw, Tensor& db) = 0;
+                               const Conv2dParams& p, Tensor& dx, Tensor& dw, Tensor& db, GradWrite dx_write) = 0;
 
   // Batch normalisation over (N, H, W) per channel. Both forwards assign y and save the
   // statistics they normalised with, save_mean and save_invstd = 1/sqrt(var + eps) (C), for
@@ -117,11 +123,12 @@ class Backend {
                                        const Tensor& running_mean, const Tensor& running_var,
                                        double eps, Tensor& y, Tensor& save_mean,
                                        Tensor& save_invstd) = 0;
-  // Accumulates. `batch_stats` says whether the saved statistics came from the batch (training),
-  // in which case the gradient also flows through them, or from the running statistics.
+  // Accumulates (dx assigned with GradWrite::assign). `batch_stats` says whether the saved
+  // statistics came from the batch (training), in which case the gradient also flows through
+  // them, or from the running statistics.
   virtual void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                                    const Tensor& save_invstd, const Tensor& dy, bool batch_stats,
-                                   Tensor& dx, Tensor& dgamma, Tensor& dbeta) = 0;
+                                   Tensor& dx, Tensor& dgamma, Tensor& dbeta, GradWrite dx_write) = 0;
 
   // Batch normalisation in steps, for statistics over several processes' shards of the batch:
   // the caller sums each step's (C) results over the processes before the next step

@@ -41,6 +41,21 @@ Tensor random_tensor(const Shape& shape, uint32_t seed, DType dtype, double lo, 
   return Tensor::from_vector(random_values(shape.numel(), seed, lo, hi), shape, dtype);
 }
 
+void expect_grad_write_contract(Device device, DType dtype, const Shape& shape,
+                                const std::function<void(Tensor& dx, GradWrite write)>& kernel) {
+  Tensor assigned = Tensor::full(shape, std::nan(""), dtype, device);
+  kernel(assigned, GradWrite::assign);
+  const std::vector<double> a = assigned.to_vector();
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_FALSE(std::isnan(a[i])) << "element " << i << " was not assigned";
+  Tensor accumulated = to_test_tensor(random_tensor(shape, 77), device, dtype);
+  const std::vector<double> prior = accumulated.to_vector();
+  kernel(accumulated, GradWrite::accumulate);
+  const std::vector<double> b = accumulated.to_vector();
+  const double tol = dtype == DType::f64 ? 1e-12 : 1e-6;
+  for (size_t i = 0; i < b.size(); ++i)
+    ASSERT_NEAR(b[i], prior[i] + a[i], tol * (1 + std::fabs(b[i]))) << "element " << i;
+}
+
 Tensor to_test_tensor(const Tensor& t, Device device, DType dtype) {
   if (!t.defined()) return t;
   Tensor c = is_floating(t.dtype()) ? t.to(dtype) : t;

@@ -50,6 +50,14 @@ void expect_forward(Device device, const OpFn& op, const std::vector<Tensor>& in
 void expect_gradients(Device device, const OpFn& op, const std::vector<Tensor>& inputs,
                       double f32_rel_tol = 1e-4);
 
+// The contract of a backward kernel's GradWrite (engine/backend.h), with `kernel(dx, write)`
+// writing a gradient of `shape`: with assign it overwrites every element (dx holds NaN before), and
+// with accumulate it adds the same values into what dx held (random values), within
+// tol (1 + |result|). float64: 1e-12; float32: both modes compute the same values on a
+// deterministic path and accumulating adds them once, a rounding of 6e-8: 1e-6.
+void expect_grad_write_contract(Device device, DType dtype, const Shape& shape,
+                                const std::function<void(Tensor& dx, GradWrite write)>& kernel);
+
 // Converts a CPU tensor for a test on `device`: floating ones to `dtype`, integer ones as they are.
 Tensor to_test_tensor(const Tensor& t, Device device, DType dtype);
 

@@ -72,15 +72,20 @@ void backward_channel_sums(const T* x, const T* dy, double mu, double is, int64_
   sum_dy = s_dy.total(), sum_dy_xhat = s_dy_xhat.total();
 }
 
-// dx += a * (dy - mean_dy - xhat * mean_dy_xhat) over channel ch.
+// dx += (or, with assign, =) a * (dy - mean_dy - xhat * mean_dy_xhat) over channel ch.
 template <typename T>
 void backward_channel_dx(const T* x, const T* dy, double mu, double is, double a, double mean_dy, double mean_dy_xhat,
-                         T* dx, int64_t ch, int64_t n, int64_t c, int64_t m) {
+                         T* dx, int64_t ch, int64_t n, int64_t c, int64_t m, bool assign = false) {
   for (int64_t i = 0; i < n; ++i) {
     const T* xp = x + (i * c + ch) * m;
     const T* gp = dy + (i * c + ch) * m;
     T* out = dx + (i * c + ch) * m;
-    for (int64_t j = 0; j < m; ++j) out[j] += static_cast<T>(a * (gp[j] - mean_dy - (xp[j] - mu) * is * mean_dy_xhat));
+    auto grad = [&](int64_t j) { return static_cast<T>(a * (gp[j] - mean_dy - (xp[j] - mu) * is * mean_dy_xhat)); };
+    if (assign) {
+      for (int64_t j = 0; j < m; ++j) out[j] = grad(j);
+    } else {
+      for (int64_t j = 0; j < m; ++j) out[j] += grad(j);
+    }
   }
 }
 
@@ -115,7 +120,7 @@ void batch_norm_forward_eval(const T* x, const T* gamma, const T* beta, const T*
 template <typename T>
 void batch_norm_backward(const T* x, const T* gamma, const T* mean, const T* invstd, const T* dy,
                          bool batch_stats, T* dx, T* dgamma, T* dbeta, int64_t n, int64_t c,
-                         int64_t m) {
+                         int64_t m, bool assign_dx) {
   const double count = static_cast<double>(n * m);
 #pragma omp parallel for schedule(static)
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -128,7 +133,7 @@ void batch_norm_backward(const T* x, const T* gamma, const T* mean, const T* inv
     // Training: dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)); evaluation: the
     // statistics are constants, dx = gamma * invstd * dy.
     backward_channel_dx(x, dy, mu, is, gamma[ch] * is, batch_stats ? sum_dy / count : 0.0,
-                        batch_stats ? sum_dy_xhat / count : 0.0, dx, ch, n, c, m);
+                        batch_stats ? sum_dy_xhat / count : 0.0, dx, ch, n, c, m, assign_dx);
   }
 }
 
@@ -181,7 +186,7 @@ void batch_norm_backward_apply(const T* x, const T* gamma, const T* mean, const 
   template void batch_norm_forward_eval<T>(const T*, const T*, const T*, const T*, const T*,      \
                                            double, T*, T*, T*, int64_t, int64_t, int64_t);        \
   template void batch_norm_backward<T>(const T*, const T*, const T*, const T*, const T*, bool, T*, \
-                                       T*, T*, int64_t, int64_t, int64_t);                        \
+                                       T*, T*, int64_t, int64_t, int64_t, bool);                  \
   template void batch_norm_sum<T>(const T*, T*, int64_t, int64_t, int64_t);                        \
   template void batch_norm_sq_dev<T>(const T*, const T*, double, T*, int64_t, int64_t, int64_t);   \
   template void batch_norm_apply_train<T>(const T*, const T*, const T*, const T*, const T*, double, \

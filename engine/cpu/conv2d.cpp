@@ -165,7 +165,7 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvShape& g
 }
 
 template <typename T>
-void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const ConvShape& g) {
+void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const ConvShape& g, bool assign_dx) {
   const int64_t pq = g.p * g.q, ns_max = chunk_samples(g), rows = g.c * g.r * g.s;
   const int64_t kg = g.k / g.params.groups, rows_g = rows / g.params.groups;
   const bool direct = is_pointwise(g) && ns_max == 1;
@@ -182,16 +182,17 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   }
   if (!dx && !dw) return;
   if constexpr (std::is_same_v<T, float>) {  // each gradient on its faster path
-    if (dx && use_dnnl_conv(g, ConvDirection::data)) {
-      dnnl_conv2d_backward(x, w, dy, dx, nullptr, g);
-      dx = nullptr;
-    }
-    if (dw && use_dnnl_conv(g, ConvDirection::weights)) {
-      dnnl_conv2d_backward(x, w, dy, nullptr, dw, g);
-      dw = nullptr;
+    const bool data = dx && use_dnnl_conv(g, ConvDirection::data);
+    const bool weights = dw && use_dnnl_conv(g, ConvDirection::weights);
+    if (data || weights) {  // one call for both, which then reorders dy once
+      dnnl_conv2d_backward(x, w, dy, data ? dx : nullptr, weights ? dw : nullptr, g, assign_dx);
+      if (data) dx = nullptr;
+      if (weights) dw = nullptr;
     }
     if (!dx && !dw) return;
   }
+  // col2im adds into dx: an assigned dx starts from zeros, but where dx is the GEMM's own output.
+  if (dx && assign_dx && !direct) std::fill(dx, dx + g.n * g.c * g.h * g.w, T(0));
   Tensor col_buffer = scratch<T>(direct ? 0 : rows * ns_max * pq);  // lowered x, then reused for dcol
   Tensor dyc_buffer = scratch<T>(ns_max > 1 ? g.k * ns_max * pq : 0);
   T* col = col_buffer.data<T>();
@@ -216,7 +217,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
       // dcol_g (rows_g x cols) = W_g^T (rows_g x Kg) dY_g (Kg x cols); written straight into dx
       // (accumulating) when col is x itself.
       T* dcol = direct ? dx + n0 * g.c * g.h * g.w : col;
-      const T beta = direct ? T(1) : T(0);
+      const T beta = direct && !assign_dx ? T(1) : T(0);
       for_each_group(g.params.groups, [&](int64_t gi) {
         gemm(true, false, rows_g, cols, kg, T(1), w + gi * kg * rows_g, rows_g,
              dyp + gi * kg * cols, cols, beta, dcol + gi * rows_g * cols, cols);
@@ -229,8 +230,8 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
 template void conv2d_forward<float>(const float*, const float*, const float*, float*, const ConvShape&);
 template void conv2d_forward<double>(const double*, const double*, const double*, double*, const ConvShape&);
 template void conv2d_backward<float>(const float*, const float*, const float*, float*, float*, float*,
-                                     const ConvShape&);
+                                     const ConvShape&, bool);
 template void conv2d_backward<double>(const double*, const double*, const double*, double*, double*,
-                                      double*, const ConvShape&);
+                                      double*, const ConvShape&, bool);
 
 }  // namespace mfd::cpu

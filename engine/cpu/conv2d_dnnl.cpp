@@ -63,7 +63,7 @@ bool use_dnnl_conv(const ConvShape&, ConvDirection) { return false; }
 void dnnl_conv2d_forward(const float*, const float*, const float*, float*, const ConvShape&) {
   throw Error("conv2d: this build has no oneDNN (make DNNL=1 with libdnnl-dev installed)");
 }
-void dnnl_conv2d_backward(const float*, const float*, const float*, float*, float*, const ConvShape&) {
+void dnnl_conv2d_backward(const float*, const float*, const float*, float*, float*, const ConvShape&, bool) {
   throw Error("conv2d: this build has no oneDNN (make DNNL=1 with libdnnl-dev installed)");
 }
 std::string dnnl_version_string() { return "not built in"; }
@@ -272,7 +272,7 @@ void dnnl_conv2d_forward(const float* x, const float* w, const float* b, float* 
 }
 
 void dnnl_conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
-                          const ConvShape& g) {
+                          const ConvShape& g, bool assign_dx) {
   if (!dx && !dw) return;
   ConvPrimitives& c = primitives_for(g, false);
   make_backward(c);
@@ -289,12 +289,19 @@ void dnnl_conv2d_backward(const float* x, const float* w, const float* dy, float
   if (dx) {
     const Operand& dym = dy_data;
     Operand wm = input(c.bwd_data_pd.weights_desc(), c.plain.w, w, s);
-    Operand dxm = operand(c.bwd_data_pd.diff_src_desc(), memory::desc(), nullptr);  // never the user's
+    // Assigned: straight into dx when the primitive writes our layout; accumulated: never (the
+    // sum is a reorder with a sum post-op).
+    Operand dxm = operand(c.bwd_data_pd.diff_src_desc(), assign_dx ? c.plain.x : memory::desc(), dx);
     Tensor pad_buffer;
     c.bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, dym.mem}, {DNNL_ARG_WEIGHTS, wm.mem},
                            {DNNL_ARG_DIFF_SRC, dxm.mem},
                            {DNNL_ARG_SCRATCHPAD, scratchpad(c.bwd_data_pd, pad_buffer)}});
-    accumulate(dxm.mem, c.plain.x, dx, s);
+    if (!assign_dx) {
+      accumulate(dxm.mem, c.plain.x, dx, s);
+    } else if (dxm.buffer.defined()) {
+      memory user(c.plain.x, cpu_engine(), dx);
+      dnnl::reorder(dxm.mem, user).execute(s, dxm.mem, user);
+    }
   }
   if (dw) {
     const Operand& dym = dy_weights;

@@ -21,10 +21,11 @@ enum class ConvDirection { forward, data, weights };
 bool use_dnnl_conv(const ConvShape& g, ConvDirection direction);
 
 // Contracts of Backend::conv2d_forward (assigns y, adds the bias b when non-null) and
-// conv2d_backward (accumulates into the non-null dx and dw; the bias gradient is conv2d.cpp's).
+// conv2d_backward (accumulates into the non-null dx, or assigns it with assign_dx, and into dw;
+// the bias gradient is conv2d.cpp's).
 void dnnl_conv2d_forward(const float* x, const float* w, const float* b, float* y, const ConvShape& g);
 void dnnl_conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
-                          const ConvShape& g);
+                          const ConvShape& g, bool assign_dx);
 
 // "2.6.3", or "not built in".
 std::string dnnl_version_string();

@@ -104,9 +104,10 @@ class CpuBackend final : public Backend {
   void relu_forward(const Tensor& x, double cap, Tensor& y) override {
     MFD_FLOAT_DISPATCH("relu", x.dtype(), cpu::relu_forward(ptr<T>(x), static_cast<T>(cap), ptr<T>(y), x.numel()));
   }
-  void relu_backward(const Tensor& y, const Tensor& dy, double cap, Tensor& dx) override {
+  void relu_backward(const Tensor& y, const Tensor& dy, double cap, Tensor& dx, GradWrite write) override {
     MFD_FLOAT_DISPATCH("relu_backward", y.dtype(),
-                       cpu::relu_backward(ptr<T>(y), ptr<T>(dy), static_cast<T>(cap), ptr<T>(dx), y.numel()));
+                       cpu::relu_backward(ptr<T>(y), ptr<T>(dy), static_cast<T>(cap), ptr<T>(dx), y.numel(),
+                                          write == GradWrite::assign));
   }
   void sum(const Tensor& x, double scale, Tensor& out) override {
     MFD_FLOAT_DISPATCH("sum", x.dtype(), cpu::sum(ptr<T>(x), x.numel(), scale, ptr<T>(out)));
@@ -133,10 +134,10 @@ class CpuBackend final : public Backend {
   }
 
   void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Conv2dParams& p,
-                       Tensor& dx, Tensor& dw, Tensor& db) override {
+                       Tensor& dx, Tensor& dw, Tensor& db, GradWrite dx_write) override {
     MFD_FLOAT_DISPATCH(is_1x1(w) ? "conv2d_backward 1x1" : "conv2d_backward windowed", x.dtype(),
                        cpu::conv2d_backward(ptr<T>(x), ptr<T>(w), ptr<T>(dy), ptr<T>(dx), ptr<T>(dw),
-                                            ptr<T>(db), conv_shape(x, w, p)));
+                                            ptr<T>(db), conv_shape(x, w, p), dx_write == GradWrite::assign));
   }
 
   void batch_norm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
@@ -162,12 +163,12 @@ class CpuBackend final : public Backend {
 
   void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                            const Tensor& save_invstd, const Tensor& dy, bool batch_stats, Tensor& dx,
-                           Tensor& dgamma, Tensor& dbeta) override {
+                           Tensor& dgamma, Tensor& dbeta, GradWrite dx_write) override {
     MFD_FLOAT_DISPATCH("batch_norm2d_backward", x.dtype(),
                        cpu::batch_norm_backward(ptr<T>(x), ptr<T>(gamma), ptr<T>(save_mean),
                                                 ptr<T>(save_invstd), ptr<T>(dy), batch_stats, ptr<T>(dx),
                                                 ptr<T>(dgamma), ptr<T>(dbeta), x.size(0), x.size(1),
-                                                x.size(2) * x.size(3)));
+                                                x.size(2) * x.size(3), dx_write == GradWrite::assign));
   }
 
   // x viewed as (N, C, M): the three sizes every batch norm kernel takes.

@@ -33,8 +33,12 @@ template <typename T> void mul_accumulate(const T* a, const T* b, T* out, int64_
 template <typename T> void relu_forward(const T* x, T cap, T* y, int64_t n) {
   parallel_for(n, [=](int64_t i) { y[i] = relu_capped(x[i], cap); });
 }
-template <typename T> void relu_backward(const T* y, const T* dy, T cap, T* dx, int64_t n) {
-  parallel_for(n, [=](int64_t i) { dx[i] += relu_capped_grad(y[i], dy[i], cap); });
+template <typename T> void relu_backward(const T* y, const T* dy, T cap, T* dx, int64_t n, bool assign) {
+  if (assign) {
+    parallel_for(n, [=](int64_t i) { dx[i] = relu_capped_grad(y[i], dy[i], cap); });
+  } else {
+    parallel_for(n, [=](int64_t i) { dx[i] += relu_capped_grad(y[i], dy[i], cap); });
+  }
 }
 template <typename T> void sum(const T* x, int64_t n, double scale, T* out) {
   *out = static_cast<T>(scale * deterministic_sum(n, [=](int64_t i) { return double(x[i]); }));
@@ -63,7 +67,7 @@ template <typename T> void dropout_mask(T* m, int64_t n, double p, uint64_t seed
   template void mul<T>(const T*, const T*, T*, int64_t);                                       \
   template void mul_accumulate<T>(const T*, const T*, T*, int64_t);                            \
   template void relu_forward<T>(const T*, T, T*, int64_t);                                     \
-  template void relu_backward<T>(const T*, const T*, T, T*, int64_t);                          \
+  template void relu_backward<T>(const T*, const T*, T, T*, int64_t, bool);                    \
   template void sum<T>(const T*, int64_t, double, T*);                                         \
   template void broadcast_accumulate<T>(const T*, double, T*, int64_t);                        \
   template void sgd_step<T>(T*, const T*, T*, int64_t, T, T, T);                               \

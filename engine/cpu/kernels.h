@@ -20,7 +20,8 @@ template <typename T> void add(const T* a, const T* b, T* out, int64_t n);
 template <typename T> void mul(const T* a, const T* b, T* out, int64_t n);
 template <typename T> void mul_accumulate(const T* a, const T* b, T* out, int64_t n);
 template <typename T> void relu_forward(const T* x, T cap, T* y, int64_t n);
-template <typename T> void relu_backward(const T* y, const T* dy, T cap, T* dx, int64_t n);
+// dx += (or, with assign, =) the gradient.
+template <typename T> void relu_backward(const T* y, const T* dy, T cap, T* dx, int64_t n, bool assign);
 template <typename T> void sum(const T* x, int64_t n, double scale, T* out);
 template <typename T> void broadcast_accumulate(const T* dout, double scale, T* dx, int64_t n);
 template <typename T> void sgd_step(T* w, const T* g, T* v, int64_t n, T lr, T momentum, T weight_decay);
@@ -31,7 +32,7 @@ template <typename T> void dropout_mask(T* m, int64_t n, double p, uint64_t seed
 template <typename T>
 void conv2d_forward(const T* x, const T* w, const T* b, T* y, const ConvShape& g);
 template <typename T>
-void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const ConvShape& g);
+void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const ConvShape& g, bool assign_dx);
 
 template <typename T> void max_pool2d_forward(const T* x, T* y, const PoolShape& g);
 template <typename T>
@@ -61,7 +62,7 @@ void batch_norm_forward_eval(const T* x, const T* gamma, const T* beta, const T*
 template <typename T>
 void batch_norm_backward(const T* x, const T* gamma, const T* mean, const T* invstd, const T* dy,
                          bool batch_stats, T* dx, T* dgamma, T* dbeta, int64_t n, int64_t c,
-                         int64_t m);
+                         int64_t m, bool assign_dx);
 
 // Batch norm in steps (backend.h): statistics (C) per channel.
 template <typename T> void batch_norm_sum(const T* x, T* sum, int64_t n, int64_t c, int64_t m);

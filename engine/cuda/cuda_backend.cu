@@ -60,7 +60,14 @@ class CudaBackend final : public Backend {
   void relu_forward(const Tensor& x, double cap, Tensor& y) override {
     cuda::relu_forward(f32("relu", x), static_cast<float>(cap), f32("relu", y), x.numel());
   }
-  void relu_backward(const Tensor& y, const Tensor& dy, double cap, Tensor& dx) override {
+  // GradWrite::assign: the CUDA kernels accumulate, so an assigned gradient starts from zeros
+  // (the CPU's kernels assign; here a fused assignment is left for when it can be measured).
+  void zero_if_assigned(Tensor& dx, GradWrite write) {
+    if (write == GradWrite::assign && dx.defined()) fill(dx, 0.0);
+  }
+
+  void relu_backward(const Tensor& y, const Tensor& dy, double cap, Tensor& dx, GradWrite write) override {
+    zero_if_assigned(dx, write);
     cuda::relu_backward(f32("relu_backward", y), f32("relu_backward", dy), static_cast<float>(cap),
                         f32("relu_backward", dx), y.numel());
   }
@@ -94,7 +101,8 @@ class CudaBackend final : public Backend {
   }
 
   void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Conv2dParams& p, Tensor& dx,
-                       Tensor& dw, Tensor& db) override {
+                       Tensor& dw, Tensor& db, GradWrite dx_write) override {
+    zero_if_assigned(dx, dx_write);
     const ConvShape g = conv_shape(x, w, p);
     const float* pdy = f32("conv2d_backward", dy);
     if (db.defined()) bias_grad(pdy, f32("conv2d_backward", db), g.n, g.k, g.p * g.q);
@@ -129,7 +137,9 @@ class CudaBackend final : public Backend {
   }
 
   void batch_norm_backward(const Tensor& x, const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
-                           const Tensor& dy, bool batch_stats, Tensor& dx, Tensor& dgamma, Tensor& dbeta) override {
+                           const Tensor& dy, bool batch_stats, Tensor& dx, Tensor& dgamma, Tensor& dbeta,
+                           GradWrite dx_write) override {
+    zero_if_assigned(dx, dx_write);
     const char* op = "batch_norm2d_backward";
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
     if (batch_stats && dx.defined() && dgamma.defined() && dbeta.defined() && cudnn_batch_norm_usable(n, c, h, w, 1e-5)) {

@@ -16,8 +16,9 @@ static Tensor clamped_relu(const Tensor& x, double cap) {
     // Saves its output (where the gradient passes: 0 < y < cap), not its input.
     Tensor y_saved = y.detach();
     record(std::isinf(cap) ? "relu" : "relu6", y, [gx = grad_ref(x), y_saved, cap](const Tensor& dy) {
-      Tensor dx = grad_of(gx);
-      backend_for(dy).relu_backward(y_saved, dy, cap, dx);
+      GradWrite write;
+      Tensor dx = grad_to_write(gx, write);
+      backend_for(dy).relu_backward(y_saved, dy, cap, dx, write);
     });
   }
   return y;

@@ -71,12 +71,15 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Te
     // Saves x, gamma and the statistics it normalised with, not beta (nor its output).
     record("batch_norm2d", y,
            [x, gamma, gbeta = grad_ref(beta), mean, invstd, training, comm, count](const Tensor& dy) {
-             Tensor dx = grad_if_needed(x), dgamma = grad_if_needed(gamma), dbeta = grad_if_needed(gbeta);
+             Tensor dgamma = grad_if_needed(gamma), dbeta = grad_if_needed(gbeta);
              Backend& b = backend_for(x);
              if (comm) {
+               Tensor dx = grad_if_needed(x);
                backward_synced(b, *comm, x, gamma, mean, invstd, dy, count, dx, dgamma, dbeta);
              } else {
-               b.batch_norm_backward(x, gamma, mean, invstd, dy, training, dx, dgamma, dbeta);
+               GradWrite dx_write;
+               Tensor dx = grad_to_write(x, dx_write);
+               b.batch_norm_backward(x, gamma, mean, invstd, dy, training, dx, dgamma, dbeta, dx_write);
              }
            });
   }

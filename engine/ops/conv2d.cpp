@@ -28,8 +28,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
   if (needs_grad({x, w, b})) {
     // Saves x and w (the two backward products read them), not b.
     record("conv2d", y, [x, w, gb = grad_ref(b), p](const Tensor& dy) {
-      Tensor dx = grad_if_needed(x), dw = grad_if_needed(w), db = grad_if_needed(gb);
-      backend_for(x).conv2d_backward(x, w, dy, p, dx, dw, db);
+      GradWrite dx_write;
+      Tensor dx = grad_to_write(x, dx_write), dw = grad_if_needed(w), db = grad_if_needed(gb);
+      backend_for(x).conv2d_backward(x, w, dy, p, dx, dw, db, dx_write);
     });
   }
   return y;

@@ -13,10 +13,22 @@ Tensor add(const Tensor& a, const Tensor& b) {
   backend_for(a).add(a, b, y);
   if (needs_grad({a, b})) {
     record("add", y, [ga = grad_ref(a), gb = grad_ref(b)](const Tensor& dy) {  // saves nothing
+      // Both gradients are dy: the first input without a gradient yet takes dy itself, the
+      // other gets a copy or adds it.
+      bool adopted = false;
       for (const GradRef* r : {&ga, &gb}) {
         if (!r->defined()) continue;
-        Tensor g = grad_of(*r);
-        backend_for(dy).axpy(1.0, dy, g);
+        if (!adopted && adopt_grad(*r, dy)) {
+          adopted = true;
+          continue;
+        }
+        GradWrite write;
+        Tensor g = grad_to_write(*r, write);
+        if (write == GradWrite::assign) {
+          backend_for(dy).copy(g.raw(), dy.raw(), dy.nbytes());
+        } else {
+          backend_for(dy).axpy(1.0, dy, g);
+        }
       }
     });
   }

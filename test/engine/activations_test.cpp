@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
@@ -31,6 +32,18 @@ TEST_P(ActivationsTest, ReluAndRelu6) {
   expect_forward(device(), op_relu6, {x}, r6);
   expect_gradients(device(), op_relu, {x});
   expect_gradients(device(), op_relu6, {x});
+}
+
+// The input gradient's first writer assigns it and later ones add (GradWrite).
+TEST_P(ActivationsTest, ReluGradientIsAssignedOrAccumulated) {
+  const DType dtype = device() == Device::cpu ? DType::f64 : DType::f32;
+  const Tensor y = to_test_tensor(random_tensor({3, 5, 7, 5}, 2, DType::f64, -1.0, 8.0), device(), dtype);
+  const Tensor dy = to_test_tensor(random_tensor(y.shape(), 3), device(), dtype);
+  for (double cap : {std::numeric_limits<double>::infinity(), 6.0}) {
+    expect_grad_write_contract(device(), dtype, y.shape(), [&](Tensor& dx, GradWrite write) {
+      backend_for(y).relu_backward(y, dy, cap, dx, write);
+    });
+  }
 }
 
 TEST_P(ActivationsTest, DropoutScalesKeptValuesAndIsIdentityInEvaluation) {

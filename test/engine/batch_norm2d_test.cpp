@@ -124,6 +124,26 @@ TEST_P(BatchNorm2dTest, GradientsMatchFiniteDifferencesInEvaluation) {
   expect_gradients(device(), bn_op(false, in), differentiated(in));
 }
 
+// The input gradient's first writer assigns it and later ones add (GradWrite), through batch
+// statistics (training) and through constant ones (evaluation).
+TEST_P(BatchNorm2dTest, InputGradientIsAssignedOrAccumulated) {
+  const DType dtype = device() == Device::cpu ? DType::f64 : DType::f32;
+  for (const BnCase& cs : kCases) {
+    SCOPED_TRACE(cs.what);
+    std::vector<Tensor> in = bn_inputs(cs, 60);
+    const Tensor x = to_test_tensor(in[0], device(), dtype), gamma = to_test_tensor(in[1], device(), dtype);
+    const Tensor mean = to_test_tensor(random_tensor({cs.c}, 65), device(), dtype);
+    const Tensor invstd = to_test_tensor(random_tensor({cs.c}, 66, DType::f64, 0.5, 2.0), device(), dtype);
+    const Tensor dy = to_test_tensor(random_tensor(x.shape(), 67), device(), dtype);
+    for (bool training : {true, false}) {
+      expect_grad_write_contract(device(), dtype, x.shape(), [&](Tensor& dx, GradWrite write) {
+        Tensor dgamma = Tensor::zeros_like(gamma), dbeta = Tensor::zeros_like(gamma);
+        backend_for(x).batch_norm_backward(x, gamma, mean, invstd, dy, training, dx, dgamma, dbeta, write);
+      });
+    }
+  }
+}
+
 TEST_P(BatchNorm2dTest, RefusesOneValuePerChannelInTraining) {
   Tensor x = Tensor::zeros({1, 3, 1, 1}, DType::f32, device());
   Tensor g = Tensor::full({3}, 1.0, DType::f32, device()), b = Tensor::zeros({3}, DType::f32, device());

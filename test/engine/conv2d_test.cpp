@@ -129,6 +129,29 @@ TEST_P(Conv2dTest, GradientsMatchFiniteDifferences) {
   }
 }
 
+// The input gradient's first writer assigns it and later ones add (GradWrite), on every path:
+// windowed (col2im), 1x1 (the GEMM writing dx itself), oneDNN's blocked and depthwise kernels.
+TEST_P(Conv2dTest, InputGradientIsAssignedOrAccumulated) {
+  for (cpu::CpuConv path : paths_of(device())) {
+    ConvPathScope scope(path);
+    SCOPED_TRACE(path_name(path));
+    const DType dtype = device() == Device::cpu && path == cpu::CpuConv::im2col ? DType::f64 : DType::f32;
+    for (int i : {0, 5, 8, 9, 11, 12}) {
+      const ConvCase& cs = kCases[i];
+      SCOPED_TRACE(cs.what);
+      ConvInputs in = make_inputs(cs, 40 + i);
+      const Tensor x = to_test_tensor(in.x, device(), dtype), w = to_test_tensor(in.w, device(), dtype);
+      Tensor y = Tensor::empty({cs.n, cs.k, window_out_size(cs.h, cs.r, cs.p.stride_h, cs.p.pad_h),
+                                window_out_size(cs.w, cs.s, cs.p.stride_w, cs.p.pad_w)}, dtype, device());
+      const Tensor dy = to_test_tensor(random_tensor(y.shape(), 50 + i), device(), dtype);
+      expect_grad_write_contract(device(), dtype, x.shape(), [&](Tensor& dx, GradWrite write) {
+        Tensor none;
+        backend_for(x).conv2d_backward(x, w, dy, cs.p, dx, none, none, write);
+      });
+    }
+  }
+}
+
 // The gradients accumulate (Backend's contract) on every path: a second backward doubles them.
 TEST_P(Conv2dTest, GradientsAccumulateOverTwoBackwards) {
   const ConvCase& cs = kCases[9];

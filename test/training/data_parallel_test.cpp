@@ -136,7 +136,7 @@ TEST_P(DataParallelOpsTest, BatchNormStepsOverShardsEqualTheWholeBatch) {
   Tensor y = Tensor::empty_like(x), mean = empty({c}), invstd = empty({c});
   be.batch_norm_forward_train(x, gamma, beta, momentum, eps, rm, rv, y, mean, invstd);
   Tensor dx = zeros(x.shape()), dgamma = zeros({c}), dbeta = zeros({c});
-  be.batch_norm_backward(x, gamma, mean, invstd, dy, true, dx, dgamma, dbeta);
+  be.batch_norm_backward(x, gamma, mean, invstd, dy, true, dx, dgamma, dbeta, GradWrite::accumulate);
 
   Tensor sum[2], sq[2], ys[2], means[2], invstds[2], sdy[2], sdyx[2], dxs[2];
   for (int r = 0; r < 2; ++r) sum[r] = empty({c}), be.batch_norm_sum(shard[r], sum[r]);
