@@ -38,7 +38,9 @@ class DataParallelTrain : public ::testing::Test {
     GTEST_SKIP() << "built without MPI (make MPI=0, or libopenmpi-dev was missing)";
 #endif
     std::string out;
-    if (run_command("command -v mpirun", out) != 0) GTEST_SKIP() << "mpirun is not on the PATH (openmpi-bin)";
+    // A build with MPI and no launcher is a broken install, not a machine without the feature.
+    if (run_command("command -v mpirun", out) != 0)
+      GTEST_FAIL() << "built with MPI but mpirun is not on the PATH: install openmpi-bin (scripts/install-deps.sh)";
   }
   // bin/train under mpirun, `processes` of it; `app` replaces the whole launch after -np N when
   // given (MPMD: "bin/train ... : -np 1 bin/train ..."). As root, Open MPI needs its consent
