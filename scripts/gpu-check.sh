@@ -179,8 +179,8 @@ echo "== 2. tests (the bundle's mfd_tests, CUDA instances included)"
 export MFD_BIN_DIR=$BIN MFD_FASHION_MNIST_DIR=/nonexistent/fashion-mnist MFD_TEST_VENV_PYTHON=/nonexistent/python \
        MFD_TEST_SYSTEM_PYTHON=/nonexistent/python3
 run_step tests 130 "$LOG_DIR/tests.log" 40 "$BIN/mfd_tests" --gtest_filter="-$SKIP_TESTS"
-cuda_ok=$(grep -cE '^\[       OK \] .*(/cuda|Cuda)' "$LOG_DIR/tests.log" || true)
-set_note "$(grep -E '^tests: ' "$LOG_DIR/tests.log" | tail -n1); CUDA: $cuda_ok ok, $(grep -cE '^\[  FAILED  \] .*(/cuda|Cuda).* \(' "$LOG_DIR/tests.log" || true) failed"
+cuda_ok=$(grep -cE '^\[       OK \] .*/cuda' "$LOG_DIR/tests.log" || true)
+set_note "$(grep -E '^tests: ' "$LOG_DIR/tests.log" | tail -n1); CUDA: $cuda_ok ok, $(grep -cE '^\[  FAILED  \] .*/cuda.* \(' "$LOG_DIR/tests.log" || true) failed"
 # On a GPU, a test step in which no CUDA instance passed verified nothing, whatever its exit status.
 if [ "$NO_GPU" = 0 ] && [ "$cuda_ok" -eq 0 ] && [ "${STATUS[${#STATUS[@]} - 1]}" = ok ]; then
   set_status "FAILED (no CUDA test passed)" 1
