@@ -39,6 +39,7 @@ grep -q "cuDNN from $site/nvidia/cudnn/lib; cuBLAS from $site/nvidia/cu13/lib" "
 grep -qE '^tests +ok .*tests: [0-9]+ passed, 0 failed, [0-9]+ skipped' "$log" || fail "the bundle's tests did not all pass"
 grep -qE '^\[       OK \] .*/cuda' "$LOG_DIR/tests.log" && fail "a CUDA instance passed without a GPU"
 grep -qE '^\[  SKIPPED \] .*/cuda' "$LOG_DIR/tests.log" || fail "no CUDA instance skipped: the bundle's tests ran none"
+grep -qE '^tests +ok .*CUDA: 0 ok, 0 failed' "$log" || fail "the summary counts CUDA instances that cannot have run"
 for step in memcheck benchmarks compare; do
   grep -qE "^$step +not run \(--no-gpu\)" "$log" || fail "step $step not reported as not run"
 done
