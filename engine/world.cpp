@@ -43,7 +43,6 @@ void find_local_place() {
   MPI_Comm_size(local, &g_world.local_size);
   MPI_Comm_free(&local);
 }
-#endif
 
 // Each process's share of the cores, unless the user or the launcher's binding says otherwise:
 // with several processes on a machine and no binding, every one would start a thread per core.
@@ -55,6 +54,7 @@ void share_the_cores() {
   if (usable < online) return;  // bound by the launcher: libgomp already counts only those cores
   omp_set_num_threads(std::max(1, usable / g_world.local_size));
 }
+#endif
 
 }  // namespace
 
