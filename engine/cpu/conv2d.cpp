@@ -192,7 +192,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
     if (!dx && !dw) return;
   }
   // col2im adds into dx: an assigned dx starts from zeros, but where dx is the GEMM's own output.
-  if (dx && assign_dx && !direct) std::fill(dx, dx + g.n * g.c * g.h * g.w, T(0));
+  if (dx && assign_dx && !direct) fill(dx, g.n * g.c * g.h * g.w, T(0));
   Tensor col_buffer = scratch<T>(direct ? 0 : rows * ns_max * pq);  // lowered x, then reused for dcol
   Tensor dyc_buffer = scratch<T>(ns_max > 1 ? g.k * ns_max * pq : 0);
   T* col = col_buffer.data<T>();

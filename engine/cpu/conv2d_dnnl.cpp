@@ -233,6 +233,13 @@ Operand input(const memory::desc& want, const memory::desc& plain, const float* 
   return o;
 }
 
+// An output written in the primitive's layout, copied into the user's array when it is a buffer.
+void output(const Operand& o, const memory::desc& plain, float* data, dnnl::stream& s) {
+  if (!o.buffer.defined()) return;
+  memory user(plain, cpu_engine(), data);
+  dnnl::reorder(o.mem, user).execute(s, const_cast<memory&>(o.mem), user);
+}
+
 // dst (plain) += src (any layout).
 void accumulate(const memory& src, const memory::desc& plain, float* dst, dnnl::stream& s) {
   dnnl::post_ops sum;
@@ -264,10 +271,7 @@ void dnnl_conv2d_forward(const float* x, const float* w, const float* b, float* 
                                        {DNNL_ARG_SCRATCHPAD, scratchpad(c.fwd_pd, pad_buffer)}};
   if (b) args[DNNL_ARG_BIAS] = memory(c.plain.b, cpu_engine(), const_cast<float*>(b));
   c.fwd.execute(s, args);
-  if (ym.buffer.defined()) {
-    memory user(c.plain.y, cpu_engine(), y);
-    dnnl::reorder(ym.mem, user).execute(s, ym.mem, user);
-  }
+  output(ym, c.plain.y, y, s);
   s.wait();
 }
 
@@ -296,11 +300,10 @@ void dnnl_conv2d_backward(const float* x, const float* w, const float* dy, float
     c.bwd_data.execute(s, {{DNNL_ARG_DIFF_DST, dym.mem}, {DNNL_ARG_WEIGHTS, wm.mem},
                            {DNNL_ARG_DIFF_SRC, dxm.mem},
                            {DNNL_ARG_SCRATCHPAD, scratchpad(c.bwd_data_pd, pad_buffer)}});
-    if (!assign_dx) {
+    if (assign_dx) {
+      output(dxm, c.plain.x, dx, s);
+    } else {
       accumulate(dxm.mem, c.plain.x, dx, s);
-    } else if (dxm.buffer.defined()) {
-      memory user(c.plain.x, cpu_engine(), dx);
-      dnnl::reorder(dxm.mem, user).execute(s, dxm.mem, user);
     }
   }
   if (dw) {
